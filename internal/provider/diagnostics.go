@@ -1,0 +1,38 @@
+package provider
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+
+	"github.com/wacht-platform/terraform-provider-wacht/internal/wacht"
+)
+
+// addAPIError reports a failed API call the way the AWS provider's error
+// handling guide asks: the action, the resource and its id, then the API's
+// own words, with a hint for the failures a user can act on.
+func addAPIError(diags *diag.Diagnostics, action, resource, id string, err error) {
+	subject := resource
+	if id != "" {
+		subject = fmt.Sprintf("%s %s", resource, id)
+	}
+	summary := fmt.Sprintf("Error %s %s", action, subject)
+	detail := fmt.Sprintf("%s %s: %s", capitalize(action), subject, err)
+	switch {
+	case errors.Is(err, wacht.ErrUnauthorized):
+		detail += "\n\nThe API key was refused. Check api_key in the provider block or the " + envAPIKey + " environment variable."
+	case errors.Is(err, wacht.ErrForbidden):
+		detail += fmt.Sprintf("\n\nThe API key lacks the permission for %s %ss. Use a key whose role allows it.", action, resource)
+	case errors.Is(err, wacht.ErrRateLimited):
+		detail += "\n\nThe API kept answering 429 after every retry. Lower -parallelism, lower the provider's rate_limits, or raise max_retries."
+	}
+	diags.AddError(summary, detail)
+}
+
+func capitalize(s string) string {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return s
+	}
+	return string(s[0]-'a'+'A') + s[1:]
+}

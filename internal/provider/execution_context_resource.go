@@ -1,0 +1,382 @@
+package provider
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/wacht-platform/terraform-provider-wacht/internal/wacht"
+)
+
+const (
+	resourceName         = "execution context"
+	defaultCreateTimeout = 5 * time.Minute
+	defaultDeleteTimeout = 5 * time.Minute
+)
+
+// The wait for a running context to free up polls with growing pauses: quick
+// for short runs, gentle on the delete rate limit for long ones.
+var (
+	deletePollFirst = time.Second
+	deletePollMax   = 15 * time.Second
+)
+
+var (
+	_ resource.ResourceWithConfigure   = (*executionContextResource)(nil)
+	_ resource.ResourceWithImportState = (*executionContextResource)(nil)
+)
+
+type executionContextResource struct {
+	client *wacht.Client
+}
+
+func newExecutionContextResource() resource.Resource { return &executionContextResource{} }
+
+type executionContextResourceModel struct {
+	contextFields
+	CancelOnDestroy types.Bool     `tfsdk:"cancel_on_destroy"`
+	Timeouts        timeouts.Value `tfsdk:"timeouts"`
+}
+
+func (r *executionContextResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_execution_context"
+}
+
+// keepsServerValue is the note on every argument the API cannot clear.
+const keepsServerValue = " Left out of the configuration, the attribute keeps the value the server holds and plans no " +
+	"change: the API can never clear a field back to null. Set it to `\"\"` to empty it."
+
+func (r *executionContextResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	d := contextFieldDescriptions
+	serverKept := func(desc string, extra ...planmodifier.String) schema.StringAttribute {
+		return schema.StringAttribute{
+			Optional:            true,
+			Computed:            true,
+			MarkdownDescription: desc + keepsServerValue,
+			PlanModifiers:       append([]planmodifier.String{stringplanmodifier.UseStateForUnknown()}, extra...),
+		}
+	}
+	stable := func(desc string) schema.StringAttribute {
+		return schema.StringAttribute{
+			Computed:            true,
+			MarkdownDescription: desc,
+			PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+		}
+	}
+	computed := func(desc string) schema.StringAttribute {
+		return schema.StringAttribute{Computed: true, MarkdownDescription: desc}
+	}
+	agentID := serverKept(d["agent_id"]+" Changing it replaces the context (the API cannot move a context to another agent).",
+		stringplanmodifier.RequiresReplace())
+	agentID.Validators = []validator.String{idValidator()}
+
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "An execution context of a Wacht AI agent: the conversation state an agent run works in.\n\n" +
+			"Deleting a context that is in use (`running` or `waiting_for_input`) is refused by the API. Destroy waits for a " +
+			"`running` context to free up, up to the delete timeout; it fails at once for `waiting_for_input`, which waits on a " +
+			"person; with `cancel_on_destroy = true` it cancels the run first. A context that cannot be deleted stays in the state.",
+		Attributes: map[string]schema.Attribute{
+			"id":                  stable(d["id"]),
+			"title":               serverKept(d["title"]),
+			"system_instructions": serverKept(d["system_instructions"]),
+			"context_group":       serverKept(d["context_group"]),
+			"agent_id":            agentID,
+			"cancel_on_destroy": schema.BoolAttribute{
+				Optional: true,
+				Computed: true,
+				Default:  booldefault.StaticBool(false),
+				MarkdownDescription: "When `true`, destroying a context that is in use cancels its run first (the API then marks " +
+					"it `failed`), then deletes it. Defaults to `false`: a running context is waited for, one waiting for input fails the destroy.",
+			},
+			"status":           computed(d["status"]),
+			"deployment_id":    stable(d["deployment_id"]),
+			"created_at":       stable(d["created_at"]),
+			"updated_at":       computed(d["updated_at"]),
+			"last_activity_at": computed(d["last_activity_at"]),
+			"completed_at":     computed(d["completed_at"]),
+		},
+		Blocks: map[string]schema.Block{
+			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Delete: true}),
+		},
+	}
+}
+
+func (r *executionContextResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	r.client = clientFrom(req.ProviderData, &resp.Diagnostics)
+}
+
+func (r *executionContextResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan executionContextResourceModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	timeout, diags := plan.Timeouts.Create(ctx, defaultCreateTimeout)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	ec, err := r.client.CreateExecutionContext(ctx, wacht.CreateExecutionContextInput{
+		Title:              knownString(plan.Title),
+		SystemInstructions: knownString(plan.SystemInstructions),
+		ContextGroup:       knownString(plan.ContextGroup),
+		AgentID:            knownString(plan.AgentID),
+	})
+	if err != nil {
+		r.createError(ctx, plan, err, &resp.Diagnostics)
+		return
+	}
+	plan.contextFields = newContextFields(ec)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// createError explains a failed create. An unknown agent is reported on
+// agent_id: the API's answer for it varies, so the agent is looked up.
+func (r *executionContextResource) createError(ctx context.Context, plan executionContextResourceModel, err error, diags *diag.Diagnostics) {
+	var apiErr *wacht.APIError
+	if agentID := knownString(plan.AgentID); agentID != nil && errors.As(err, &apiErr) && apiErr.StatusCode < 500 {
+		if _, aerr := r.client.GetAgent(ctx, *agentID); errors.Is(aerr, wacht.ErrNotFound) {
+			diags.AddAttributeError(path.Root("agent_id"), "Unknown agent",
+				fmt.Sprintf("agent_id: no agent %s exists in this deployment, so no context was created for it (the API answered: %s). "+
+					"Use the id of an existing agent, for example from the wacht_agent data source.", *agentID, apiErr.Message))
+			return
+		}
+	}
+	if errors.Is(err, wacht.ErrOutcomeUnknown) {
+		diags.AddError("Error creating "+resourceName,
+			fmt.Sprintf("Creating %s: %s\n\nThe request may have been carried out although no answer came back, so a context "+
+				"may exist that Terraform does not track. It was not sent again, to avoid a duplicate. Look for it (it has this "+
+				"configuration's title, agent and group) with the wacht_execution_contexts data source and adopt it with "+
+				"`terraform import <address> <id>`, or delete it, before applying again.", resourceName, err))
+		return
+	}
+	addAPIError(diags, "creating", resourceName, "", err)
+}
+
+func (r *executionContextResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state executionContextResourceModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	id := state.ID.ValueString()
+	ec, err := r.client.GetExecutionContext(ctx, id)
+	if errors.Is(err, wacht.ErrNotFound) {
+		tflog.Warn(ctx, "execution context is gone; removing it from the state", map[string]any{"id": id})
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	if err != nil {
+		addAPIError(&resp.Diagnostics, "reading", resourceName, id, err)
+		return
+	}
+	state.contextFields = newContextFields(ec)
+	if state.CancelOnDestroy.IsNull() { // after an import
+		state.CancelOnDestroy = types.BoolValue(false)
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+func (r *executionContextResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan, state executionContextResourceModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	in := wacht.UpdateExecutionContextInput{
+		Title:              changed(plan.Title, state.Title),
+		SystemInstructions: changed(plan.SystemInstructions, state.SystemInstructions),
+		ContextGroup:       changed(plan.ContextGroup, state.ContextGroup),
+	}
+	if in == (wacht.UpdateExecutionContextInput{}) {
+		// Only Terraform-side settings changed: the context is not touched.
+		plan.contextFields = state.contextFields
+		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+		return
+	}
+	id := state.ID.ValueString()
+	ec, err := r.client.UpdateExecutionContext(ctx, id, in)
+	if err != nil {
+		addAPIError(&resp.Diagnostics, "updating", resourceName, id, err)
+		return
+	}
+	plan.contextFields = newContextFields(ec)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *executionContextResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var state executionContextResourceModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	timeout, diags := state.Timeouts.Delete(ctx, defaultDeleteTimeout)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	d := deletion{client: r.client, id: state.ID.ValueString(), cancelOnDestroy: state.CancelOnDestroy.ValueBool(), timeout: timeout}
+	d.run(ctx, &resp.Diagnostics)
+}
+
+// deletion deletes one context, waiting out or cancelling a run that holds it.
+type deletion struct {
+	client          *wacht.Client
+	id              string
+	cancelOnDestroy bool
+	timeout         time.Duration
+}
+
+func (d deletion) run(ctx context.Context, diags *diag.Diagnostics) {
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	start := time.Now()
+	pause := deletePollFirst
+	cancelled := false
+	for {
+		err := d.client.DeleteExecutionContext(ctx, d.id)
+		if err == nil || errors.Is(err, wacht.ErrNotFound) {
+			return
+		}
+		if !errors.Is(err, wacht.ErrConflict) {
+			d.failed(ctx, diags, err)
+			return
+		}
+		ec, err := d.client.GetExecutionContext(ctx, d.id)
+		switch {
+		case errors.Is(err, wacht.ErrNotFound):
+			return
+		case err != nil:
+			d.failed(ctx, diags, err)
+			return
+		}
+		switch {
+		case d.cancelOnDestroy && ec.Status.Active() && !cancelled:
+			tflog.Info(ctx, "cancelling the run that holds the execution context", map[string]any{"id": d.id, "status": ec.Status})
+			if err := d.client.CancelExecutionContext(ctx, d.id); err != nil && !errors.Is(err, wacht.ErrNotFound) {
+				addAPIError(diags, "cancelling the run of", resourceName, d.id, err)
+				return
+			}
+			cancelled = true
+			continue
+		case ec.Status == wacht.StatusWaitingForInput && !d.cancelOnDestroy:
+			diags.AddError("Execution context in use", inUseDetail(ec, 0))
+			return
+		}
+		tflog.Info(ctx, "execution context is in use; waiting before deleting again", map[string]any{
+			"id": d.id, "status": ec.Status, "pause": pause.String(),
+		})
+		if !pauseFor(ctx, pause) {
+			diags.AddError("Execution context in use", inUseDetail(ec, time.Since(start)))
+			return
+		}
+		pause = min(pause*2, deletePollMax)
+	}
+}
+
+// failed reports an error; one caused by the delete timeout says so.
+func (d deletion) failed(ctx context.Context, diags *diag.Diagnostics, err error) {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		err = fmt.Errorf("gave up after the delete timeout of %s: %w", d.timeout, err)
+	}
+	addAPIError(diags, "deleting", resourceName, d.id, err)
+}
+
+func pauseFor(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// inUseDetail is the 409 diagnostic: which context, what holds it, for how
+// long it was waited for, and the ways out.
+func inUseDetail(ec *wacht.ExecutionContext, waited time.Duration) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Cannot delete execution context %s: the API answered 409 (context in use). Its status is %q", ec.ID, ec.Status)
+	holder := "a running agent or workflow"
+	if ec.AgentID != nil {
+		holder = "a run of agent " + *ec.AgentID
+	}
+	if ec.Status == wacht.StatusWaitingForInput {
+		fmt.Fprintf(&b, ": %s is waiting for input from a person, and will not free the context by itself.", holder)
+	} else {
+		fmt.Fprintf(&b, ": %s holds it.", holder)
+	}
+	if objective := currentObjective(ec.ExecutionState); objective != "" {
+		fmt.Fprintf(&b, " Current objective: %q.", objective)
+	}
+	if waited > 0 {
+		fmt.Fprintf(&b, " Waited %s for it to free up.", waited.Round(time.Second))
+	}
+	b.WriteString("\n\nWays out:\n")
+	if ec.Status == wacht.StatusWaitingForInput {
+		b.WriteString("- answer the pending input request in Wacht, then run the destroy again;\n")
+	} else {
+		b.WriteString("- wait for the run to finish, then run the destroy again, or raise timeouts.delete to wait longer;\n")
+	}
+	b.WriteString("- cancel the run: set cancel_on_destroy = true on the resource and apply, then destroy (the API marks a cancelled context failed);\n")
+	b.WriteString("- cancel it yourself through the API's execute route with {\"execution_type\":{\"cancel\":{}}}.\n\n")
+	b.WriteString("The context was not deleted and stays in the Terraform state.")
+	return b.String()
+}
+
+// currentObjective digs the run's objective out of execution_state, when the
+// API gives one, so the user can tell which run holds the context.
+func currentObjective(state json.RawMessage) string {
+	var s struct {
+		CurrentObjective any `json:"current_objective"`
+	}
+	if len(state) == 0 || json.Unmarshal(state, &s) != nil || s.CurrentObjective == nil {
+		return ""
+	}
+	if text, ok := s.CurrentObjective.(string); ok {
+		return text
+	}
+	raw, _ := json.Marshal(s.CurrentObjective)
+	return string(raw)
+}
+
+func (r *executionContextResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	if err := wacht.ValidateID(req.ID); err != nil {
+		resp.Diagnostics.AddError("Invalid import id",
+			fmt.Sprintf("Importing an execution context needs its id, a decimal integer such as 7210948357125083136: %s.", err))
+		return
+	}
+	resource.ImportStatePassthroughID(ctx, path.Root("id"), req, resp)
+}
+
+// knownString is the value to send for an optional argument, nil when the
+// configuration leaves it out.
+func knownString(v types.String) *string {
+	if v.IsNull() || v.IsUnknown() {
+		return nil
+	}
+	s := v.ValueString()
+	return &s
+}
+
+// changed is the value to PATCH: the planned one when it differs from state.
+func changed(plan, state types.String) *string {
+	if plan.Equal(state) {
+		return nil
+	}
+	return knownString(plan)
+}

@@ -1,0 +1,80 @@
+package provider
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+
+	"github.com/wacht-platform/terraform-provider-wacht/internal/localserver"
+)
+
+// protoV6 serves the provider in-process to the Terraform CLI that
+// terraform-plugin-testing drives.
+var protoV6 = map[string]func() (tfprotov6.ProviderServer, error){
+	"wacht": providerserver.NewProtocol6WithError(New("test")()),
+}
+
+// testServer starts the local Wacht server on loopback for one test, with
+// the documented limits, and an agent to own contexts.
+type testServer struct {
+	*localserver.Server
+	agentID string
+}
+
+func startServer(t *testing.T, opts localserver.Options) testServer {
+	t.Helper()
+	srv := localserver.StartTest(t, opts)
+	return testServer{Server: srv, agentID: srv.AddAgent("support-bot", "answers tickets").ID}
+}
+
+// providerBlock configures the provider in HCL rather than through the
+// environment, so tests can run in parallel against their own servers.
+func (s testServer) providerBlock() string {
+	return fmt.Sprintf("provider \"wacht\" {\n  api_key  = %q\n  base_url = %q\n}\n", s.APIKey(), s.URL())
+}
+
+// preCheck skips nothing: acceptance tests need TF_ACC, which the README's
+// test command sets, and fail loudly when the Terraform binary is missing.
+func preCheck(t *testing.T) {
+	t.Helper()
+	if os.Getenv("TF_ACC_TERRAFORM_PATH") == "" {
+		t.Fatal("TF_ACC_TERRAFORM_PATH must name a Terraform binary: run the tests with `make test`")
+	}
+}
+
+func TestProviderRefusesBadSettings(t *testing.T) {
+	srv := startServer(t, localserver.Options{})
+	t.Setenv(envAPIKey, "")
+	t.Setenv(envBaseURL, "")
+	resourceBlock := "resource \"wacht_execution_context\" \"x\" {}\n"
+	cases := []struct {
+		name   string
+		config string
+		want   string
+	}{
+		{"empty key", fmt.Sprintf("provider \"wacht\" {\n  api_key  = \"\"\n  base_url = %q\n}\n", srv.URL()), `(?s)Missing Wacht API key.*api_key.*WACHT_API_KEY`},
+		{"no key at all", fmt.Sprintf("provider \"wacht\" {\n  base_url = %q\n}\n", srv.URL()), `(?s)Missing Wacht API key.*WACHT_API_KEY`},
+		{"plain http off loopback", "provider \"wacht\" {\n  api_key  = \"k\"\n  base_url = \"http://api.wacht.dev\"\n}\n", `(?s)base_url.*plain http on a non-loopback\s+host`},
+		{"credentials in the URL", "provider \"wacht\" {\n  api_key  = \"k\"\n  base_url = \"https://me:secret@api.wacht.dev\"\n}\n", `(?s)base_url.*me:xxxxx@.*must not carry\s+credentials`},
+		{"bad timeout", fmt.Sprintf("provider \"wacht\" {\n  api_key  = \"k\"\n  base_url = %q\n  request_timeout = \"soon\"\n}\n", srv.URL()), `(?s)request_timeout.*invalid duration`},
+		{"bad burst", fmt.Sprintf("provider \"wacht\" {\n  api_key  = \"k\"\n  base_url = %q\n  rate_limits = { delete = { per_minute = 50, burst = 0 } }\n}\n", srv.URL()), `(?s)rate_limits.delete.burst.*at least 1`},
+		{"refused key", fmt.Sprintf("provider \"wacht\" {\n  api_key  = \"wrong\"\n  base_url = %q\n}\n", srv.URL()), `(?s)Error creating execution context.*HTTP 401.*The API key was refused`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			resource.Test(t, resource.TestCase{
+				PreCheck:                 func() { preCheck(t) },
+				ProtoV6ProviderFactories: protoV6,
+				Steps: []resource.TestStep{{
+					Config:      tc.config + resourceBlock,
+					ExpectError: regexp.MustCompile(tc.want),
+				}},
+			})
+		})
+	}
+}

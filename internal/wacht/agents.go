@@ -1,0 +1,70 @@
+package wacht
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// Agent is an AI agent of the deployment; contexts may belong to one.
+type Agent struct {
+	ID            string          `json:"id"`
+	Name          string          `json:"name"`
+	Description   *string         `json:"description"`
+	DeploymentID  string          `json:"deployment_id"`
+	CreatedAt     time.Time       `json:"created_at"`
+	UpdatedAt     time.Time       `json:"updated_at"`
+	Configuration json.RawMessage `json:"configuration"`
+}
+
+// ListAgentsInput filters and pages one list call.
+type ListAgentsInput struct {
+	// Search matches a substring of the agent's name.
+	Search string
+	Limit  int
+	Offset int
+}
+
+// AgentPage is one page of agents.
+type AgentPage struct {
+	Data    []Agent `json:"data"`
+	HasMore bool    `json:"has_more"`
+	Limit   int     `json:"limit"`
+	Offset  int     `json:"offset"`
+}
+
+const agentsPath = "/ai/agents"
+
+// ListAgents reads one page of agents.
+func (c *Client) ListAgents(ctx context.Context, in ListAgentsInput) (*AgentPage, error) {
+	q := url.Values{}
+	setIf(q, "search", in.Search)
+	if in.Limit > 0 {
+		q.Set("limit", strconv.Itoa(in.Limit))
+	}
+	if in.Offset > 0 {
+		q.Set("offset", strconv.Itoa(in.Offset))
+	}
+	var page AgentPage
+	err := c.do(ctx, request{op: OpRead, method: http.MethodGet, path: agentsPath, query: q, idempotent: true}, &page)
+	if err != nil {
+		return nil, err
+	}
+	return &page, nil
+}
+
+// GetAgent reads one agent; a missing one matches ErrNotFound.
+func (c *Client) GetAgent(ctx context.Context, id string) (*Agent, error) {
+	if err := ValidateID(id); err != nil {
+		return nil, err
+	}
+	var out Agent
+	path := agentsPath + "/" + url.PathEscape(id)
+	if err := c.do(ctx, request{op: OpRead, method: http.MethodGet, path: path, idempotent: true}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

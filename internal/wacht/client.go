@@ -1,0 +1,289 @@
+package wacht
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// DefaultBaseURL is the deployed API. Routes sit at its root.
+const DefaultBaseURL = "https://api.wacht.dev"
+
+// maxBody bounds a response body: a page of 100 contexts is well below it.
+const maxBody = 32 << 20
+
+// Logger receives one line per attempt. It never sees the API key.
+type Logger interface {
+	Debug(ctx context.Context, msg string, fields map[string]any)
+}
+
+// Config configures a Client. Zero values take the defaults named on each
+// field.
+type Config struct {
+	// BaseURL defaults to DefaultBaseURL. http:// is accepted for loopback
+	// hosts only, so a key is never sent in clear over a network.
+	BaseURL string
+	APIKey  string
+	// UserAgent is the product token sent first, e.g.
+	// "terraform-provider-wacht/1.2.0".
+	UserAgent string
+	// MaxRetries is how many times a retryable failure is retried.
+	MaxRetries int
+	// MaxRetryWait caps one wait between attempts; default 60s.
+	MaxRetryWait time.Duration
+	// RequestTimeout bounds one attempt; default 60s.
+	RequestTimeout time.Duration
+	// Limits are the client-side rate limits; nil means DocumentedLimits.
+	Limits *Limits
+	// HTTPClient defaults to a client with no overall timeout (attempts are
+	// bounded by RequestTimeout).
+	HTTPClient *http.Client
+	Clock      Clock
+	Logger     Logger
+}
+
+// Client talks to the Wacht API. It is safe for concurrent use.
+type Client struct {
+	base       *url.URL
+	apiKey     string
+	userAgent  string
+	maxRetries int
+	maxWait    time.Duration
+	timeout    time.Duration
+	limiters   *limiterSet
+	http       *http.Client
+	clock      Clock
+	log        Logger
+	// jitter returns a number in [0, 1); tests replace it.
+	jitter func() float64
+}
+
+// New validates cfg and returns a client.
+func New(cfg Config) (*Client, error) {
+	if strings.TrimSpace(cfg.APIKey) == "" {
+		return nil, errors.New("an API key is required")
+	}
+	base, err := ParseBaseURL(cfg.BaseURL)
+	if err != nil {
+		return nil, err
+	}
+	limits := DocumentedLimits()
+	if cfg.Limits != nil {
+		limits = *cfg.Limits
+	}
+	for op := OpRead; op <= OpDelete; op++ {
+		if err := limits.of(op).valid(); err != nil {
+			return nil, fmt.Errorf("%s rate limit: %w", op, err)
+		}
+	}
+	if cfg.MaxRetries < 0 {
+		return nil, fmt.Errorf("max retries must not be negative, got %d", cfg.MaxRetries)
+	}
+	c := &Client{
+		base:       base,
+		apiKey:     cfg.APIKey,
+		userAgent:  strings.TrimSpace(cfg.UserAgent + " wacht-go-client"),
+		maxRetries: cfg.MaxRetries,
+		maxWait:    orDefault(cfg.MaxRetryWait, 60*time.Second),
+		timeout:    orDefault(cfg.RequestTimeout, 60*time.Second),
+		limiters:   sharedLimiterSet(base.String(), cfg.APIKey, limits),
+		http:       cfg.HTTPClient,
+		clock:      cfg.Clock,
+		log:        cfg.Logger,
+		jitter:     rand.Float64,
+	}
+	if c.http == nil {
+		c.http = &http.Client{}
+	}
+	if c.clock == nil {
+		c.clock = SystemClock{}
+	}
+	if c.log == nil {
+		c.log = nopLogger{}
+	}
+	return c, nil
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+type nopLogger struct{}
+
+func (nopLogger) Debug(context.Context, string, map[string]any) {}
+
+// ParseBaseURL checks a base URL: http or https, no credentials, query or
+// fragment, and plain http only for loopback hosts.
+func ParseBaseURL(raw string) (*url.URL, error) {
+	if raw == "" {
+		raw = DefaultBaseURL
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("base URL is not a URL: %w", err)
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return nil, fmt.Errorf("base URL %q must start with https://", u.Redacted())
+	case u.Host == "":
+		return nil, fmt.Errorf("base URL %q has no host", u.Redacted())
+	case u.User != nil:
+		return nil, fmt.Errorf("base URL %q must not carry credentials: give the key as the API key", u.Redacted())
+	case u.RawQuery != "" || u.Fragment != "":
+		return nil, fmt.Errorf("base URL %q must not have a query or fragment", u.Redacted())
+	case u.Scheme == "http" && !isLoopback(u.Hostname()):
+		return nil, fmt.Errorf("base URL %q uses plain http on a non-loopback host; use https", u.Redacted())
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	u.RawPath = ""
+	return u, nil
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// request is one API call, before retries.
+type request struct {
+	op     Operation
+	method string
+	path   string // escaped, from the route helpers
+	query  url.Values
+	body   any
+	// idempotent calls are retried after 5xx and transport errors; others
+	// only when the request provably never left (429, dial failures).
+	idempotent bool
+}
+
+// do sends req, retrying as the contract allows, and decodes a 2xx body into
+// out when out is not nil.
+func (c *Client) do(ctx context.Context, req request, out any) error {
+	var payload []byte
+	if req.body != nil {
+		var err error
+		if payload, err = json.Marshal(req.body); err != nil {
+			return fmt.Errorf("encoding %s %s: %w", req.method, req.path, err)
+		}
+	}
+	for attempt := 1; ; attempt++ {
+		if err := c.limiters.wait(ctx, c.clock, req.op); err != nil {
+			return err
+		}
+		status, header, body, err := c.send(ctx, req, payload)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			safe := req.idempotent || isDialError(err)
+			if !safe {
+				return fmt.Errorf("%s %s: %w: %w", req.method, req.path, ErrOutcomeUnknown, err)
+			}
+			if attempt > c.maxRetries {
+				return fmt.Errorf("%s %s: %w (after %d attempts)", req.method, req.path, err, attempt)
+			}
+			if err := c.wait(ctx, req, attempt, 0, err.Error()); err != nil {
+				return err
+			}
+			continue
+		}
+		if status >= 200 && status < 300 {
+			return decode(req, body, out)
+		}
+		apiErr := parseError(req.method, req.path, status, header, body, c.clock.Now())
+		apiErr.Attempts = attempt
+		retryable := status == http.StatusTooManyRequests || (status >= 500 && req.idempotent)
+		if !retryable || attempt > c.maxRetries {
+			if status >= 500 && !req.idempotent {
+				return fmt.Errorf("%w: %w", ErrOutcomeUnknown, apiErr)
+			}
+			return apiErr
+		}
+		if err := c.wait(ctx, req, attempt, apiErr.RetryAfter, apiErr.Error()); err != nil {
+			return err
+		}
+	}
+}
+
+// wait sleeps before attempt+1: the server's Retry-After when it gave one,
+// else exponential backoff with equal jitter, capped at maxWait.
+func (c *Client) wait(ctx context.Context, req request, attempt int, retryAfter time.Duration, reason string) error {
+	d := retryAfter
+	if d <= 0 {
+		backoff := time.Second << min(attempt-1, 16)
+		d = backoff/2 + time.Duration(c.jitter()*float64(backoff/2))
+	}
+	d = min(d, c.maxWait)
+	c.log.Debug(ctx, "retrying Wacht API request", map[string]any{
+		"method": req.method, "path": req.path, "attempt": attempt, "wait": d.String(), "reason": reason,
+	})
+	return sleep(ctx, c.clock, d)
+}
+
+func (c *Client) send(ctx context.Context, req request, payload []byte) (int, http.Header, []byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	target := c.base.String() + req.path
+	if len(req.query) > 0 {
+		target += "?" + req.query.Encode()
+	}
+	var body io.Reader
+	if payload != nil {
+		body = bytes.NewReader(payload)
+	}
+	hreq, err := http.NewRequestWithContext(ctx, req.method, target, body)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	hreq.Header.Set("Authorization", "Bearer "+c.apiKey)
+	hreq.Header.Set("Accept", "application/json")
+	hreq.Header.Set("User-Agent", c.userAgent)
+	if payload != nil {
+		hreq.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(hreq)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	c.log.Debug(ctx, "Wacht API request", map[string]any{
+		"method": req.method, "path": req.path, "status": resp.StatusCode,
+	})
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("reading response: %w", err)
+	}
+	return resp.StatusCode, resp.Header, data, nil
+}
+
+func decode(req request, body []byte, out any) error {
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		return fmt.Errorf("%s %s: decoding response: %w", req.method, req.path, err)
+	}
+	return nil
+}
+
+// isDialError reports a failure to connect: the request never left, so even
+// a create may be sent again.
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}

@@ -1,0 +1,192 @@
+package wacht
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// Status is an execution context's state.
+type Status string
+
+const (
+	StatusIdle            Status = "idle"
+	StatusRunning         Status = "running"
+	StatusWaitingForInput Status = "waiting_for_input"
+	StatusInterrupted     Status = "interrupted"
+	StatusCompleted       Status = "completed"
+	StatusFailed          Status = "failed"
+)
+
+// Statuses lists every status the API knows, in its documented order.
+func Statuses() []Status {
+	return []Status{StatusIdle, StatusRunning, StatusWaitingForInput, StatusInterrupted, StatusCompleted, StatusFailed}
+}
+
+// Active reports whether the context is in use: the API refuses to delete it.
+func (s Status) Active() bool { return s == StatusRunning || s == StatusWaitingForInput }
+
+// ExecutionContext is the API's object as it is on the wire: ids are strings
+// holding decimal int64s, except parent_context_id, a JSON number (quirk).
+type ExecutionContext struct {
+	ID                       string          `json:"id"`
+	CreatedAt                time.Time       `json:"created_at"`
+	UpdatedAt                time.Time       `json:"updated_at"`
+	LastActivityAt           time.Time       `json:"last_activity_at"`
+	DeploymentID             string          `json:"deployment_id"`
+	Title                    string          `json:"title"`
+	SystemInstructions       *string         `json:"system_instructions"`
+	ContextGroup             *string         `json:"context_group"`
+	AgentID                  *string         `json:"agent_id"`
+	Status                   Status          `json:"status"`
+	CompletedAt              *time.Time      `json:"completed_at"`
+	ExecutionState           json.RawMessage `json:"execution_state"`
+	Source                   *string         `json:"source"`
+	ExternalContextID        *string         `json:"external_context_id"`
+	ExternalResourceMetadata json.RawMessage `json:"external_resource_metadata"`
+	CompletionSummary        json.RawMessage `json:"completion_summary"`
+	ParentContextID          *int64          `json:"parent_context_id"`
+}
+
+// CreateExecutionContextInput is the POST body; nil fields are left out.
+type CreateExecutionContextInput struct {
+	Title              *string `json:"title,omitempty"`
+	SystemInstructions *string `json:"system_instructions,omitempty"`
+	ContextGroup       *string `json:"context_group,omitempty"`
+	AgentID            *string `json:"agent_id,omitempty"`
+}
+
+// UpdateExecutionContextInput is the PATCH body. Only non-nil fields are
+// sent; the API cannot clear a field back to null, only set it to "".
+type UpdateExecutionContextInput struct {
+	Title              *string `json:"title,omitempty"`
+	SystemInstructions *string `json:"system_instructions,omitempty"`
+	ContextGroup       *string `json:"context_group,omitempty"`
+	Status             *Status `json:"status,omitempty"`
+}
+
+// ListExecutionContextsInput filters and pages one list call. Empty filters
+// are not sent; a zero Limit takes the server's default.
+type ListExecutionContextsInput struct {
+	AgentID      string
+	Status       Status
+	ContextGroup string
+	Limit        int
+	Offset       int
+}
+
+// ExecutionContextPage is one page of a list. The API gives no total.
+type ExecutionContextPage struct {
+	Data    []ExecutionContext `json:"data"`
+	HasMore bool               `json:"has_more"`
+	Limit   int                `json:"limit"`
+	Offset  int                `json:"offset"`
+}
+
+const contextsPath = "/ai/execution-contexts"
+
+func contextPath(id string, rest ...string) (string, error) {
+	if err := ValidateID(id); err != nil {
+		return "", err
+	}
+	p := contextsPath + "/" + url.PathEscape(id)
+	for _, r := range rest {
+		p += "/" + r
+	}
+	return p, nil
+}
+
+// CreateExecutionContext creates a context. A create is never retried after
+// an ambiguous failure; such errors match ErrOutcomeUnknown.
+func (c *Client) CreateExecutionContext(ctx context.Context, in CreateExecutionContextInput) (*ExecutionContext, error) {
+	if in.AgentID != nil {
+		if err := ValidateID(*in.AgentID); err != nil {
+			return nil, err
+		}
+	}
+	var out ExecutionContext
+	err := c.do(ctx, request{op: OpCreate, method: http.MethodPost, path: contextsPath, body: in}, &out)
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// GetExecutionContext reads one context; a missing one matches ErrNotFound.
+func (c *Client) GetExecutionContext(ctx context.Context, id string) (*ExecutionContext, error) {
+	return c.contextCall(ctx, OpRead, http.MethodGet, id, nil)
+}
+
+// UpdateExecutionContext PATCHes the fields set in in.
+func (c *Client) UpdateExecutionContext(ctx context.Context, id string, in UpdateExecutionContextInput) (*ExecutionContext, error) {
+	return c.contextCall(ctx, OpUpdate, http.MethodPatch, id, in)
+}
+
+func (c *Client) contextCall(ctx context.Context, op Operation, method, id string, body any) (*ExecutionContext, error) {
+	path, err := contextPath(id)
+	if err != nil {
+		return nil, err
+	}
+	var out ExecutionContext
+	if err := c.do(ctx, request{op: op, method: method, path: path, body: body, idempotent: true}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// DeleteExecutionContext deletes a context for good. A context in use answers
+// ErrConflict; one already gone answers ErrNotFound.
+func (c *Client) DeleteExecutionContext(ctx context.Context, id string) error {
+	path, err := contextPath(id)
+	if err != nil {
+		return err
+	}
+	return c.do(ctx, request{op: OpDelete, method: http.MethodDelete, path: path, idempotent: true}, nil)
+}
+
+// CancelExecutionContext stops a running or waiting context through the
+// execute route; the API then marks it failed. Cancelling twice is harmless,
+// so the call is retried like an idempotent one.
+func (c *Client) CancelExecutionContext(ctx context.Context, id string) error {
+	path, err := contextPath(id, "execute")
+	if err != nil {
+		return err
+	}
+	body := map[string]any{"execution_type": map[string]any{"cancel": struct{}{}}}
+	return c.do(ctx, request{op: OpUpdate, method: http.MethodPost, path: path, body: body, idempotent: true}, nil)
+}
+
+// ListExecutionContexts reads one page. Use ExecutionContexts to walk them
+// all.
+func (c *Client) ListExecutionContexts(ctx context.Context, in ListExecutionContextsInput) (*ExecutionContextPage, error) {
+	if in.AgentID != "" {
+		if err := ValidateID(in.AgentID); err != nil {
+			return nil, err
+		}
+	}
+	q := url.Values{}
+	setIf(q, "agent_id", in.AgentID)
+	setIf(q, "status", string(in.Status))
+	setIf(q, "context_group", in.ContextGroup)
+	if in.Limit > 0 {
+		q.Set("limit", strconv.Itoa(in.Limit))
+	}
+	if in.Offset > 0 {
+		q.Set("offset", strconv.Itoa(in.Offset))
+	}
+	var page ExecutionContextPage
+	err := c.do(ctx, request{op: OpRead, method: http.MethodGet, path: contextsPath, query: q, idempotent: true}, &page)
+	if err != nil {
+		return nil, err
+	}
+	return &page, nil
+}
+
+func setIf(q url.Values, key, value string) {
+	if value != "" {
+		q.Set(key, value)
+	}
+}

@@ -1,0 +1,142 @@
+package wacht
+
+import (
+	"context"
+	"iter"
+	"time"
+)
+
+// DefaultPageSize is how many new contexts each page of a walk brings.
+const DefaultPageSize = 100
+
+// WalkInput scopes a walk over every matching context.
+type WalkInput struct {
+	AgentID      string
+	Status       Status
+	ContextGroup string
+	// PageSize defaults to DefaultPageSize.
+	PageSize int
+}
+
+// ExecutionContexts walks every page of the list and yields each context
+// exactly once, in the list's order, even when the list shifts under it.
+//
+// The list is ordered by last_activity_at, newest first, and has only offset
+// paging, so other clients move items across offsets mid-walk: a delete
+// before the walker's offset shifts unseen items back past it, and activity
+// moves an unseen item to the front. Three things keep the walk whole:
+//   - each page asks for one item more than it advances, so its first item
+//     should be the previous page's last (the anchor). A page that starts
+//     strictly older than the anchor has skipped items: the walker steps
+//     back a page and reads again;
+//   - ids already yielded are not yielded again;
+//   - a walk of more than one page ends by reading from the front again for
+//     items whose activity is newer than the newest at the start, which is
+//     where anything that moved during the walk went.
+//
+// A static list of N contexts costs ⌈N/PageSize⌉ requests, plus one for the
+// final read when there is more than one page.
+func (c *Client) ExecutionContexts(ctx context.Context, in WalkInput) iter.Seq2[*ExecutionContext, error] {
+	return func(yield func(*ExecutionContext, error) bool) {
+		w := walker{client: c, in: in, seen: map[string]bool{}, yield: yield}
+		if w.in.PageSize <= 0 {
+			w.in.PageSize = DefaultPageSize
+		}
+		if err := w.run(ctx); err != nil && !w.stopped {
+			yield(nil, err)
+		}
+	}
+}
+
+type walker struct {
+	client  *Client
+	in      WalkInput
+	seen    map[string]bool
+	yield   func(*ExecutionContext, error) bool
+	stopped bool // the consumer broke out of the loop
+}
+
+func (w *walker) page(ctx context.Context, offset int) (*ExecutionContextPage, error) {
+	return w.client.ListExecutionContexts(ctx, ListExecutionContextsInput{
+		AgentID: w.in.AgentID, Status: w.in.Status, ContextGroup: w.in.ContextGroup,
+		Limit: w.in.PageSize + 1, Offset: offset,
+	})
+}
+
+// emit yields the contexts of page not yielded before, only those active
+// after newerThan unless it is zero; false means the consumer stopped.
+func (w *walker) emit(page []ExecutionContext, newerThan time.Time) bool {
+	for i := range page {
+		ec := &page[i]
+		if w.seen[ec.ID] || (!newerThan.IsZero() && !ec.LastActivityAt.After(newerThan)) {
+			continue
+		}
+		w.seen[ec.ID] = true
+		if !w.yield(ec, nil) {
+			w.stopped = true
+			return false
+		}
+	}
+	return true
+}
+
+func (w *walker) run(ctx context.Context) error {
+	var (
+		offset int
+		anchor *ExecutionContext
+		newest time.Time
+		pages  int
+	)
+	for {
+		page, err := w.page(ctx, offset)
+		if err != nil {
+			return err
+		}
+		pages++
+		if anchor != nil && offset > 0 && skipped(page.Data, anchor) {
+			offset = max(0, offset-w.in.PageSize)
+			continue
+		}
+		if pages == 1 && len(page.Data) > 0 {
+			newest = page.Data[0].LastActivityAt
+		}
+		if !w.emit(page.Data, time.Time{}) {
+			return nil
+		}
+		if !page.HasMore || len(page.Data) == 0 {
+			break
+		}
+		last := page.Data[len(page.Data)-1]
+		anchor = &last
+		// The next page starts at the anchor; never stand still.
+		offset += max(len(page.Data)-1, 1)
+	}
+	if pages == 1 {
+		return nil
+	}
+	return w.catchUp(ctx, newest)
+}
+
+// skipped reports whether a page starts past the anchor: its first item is
+// strictly older, so whatever lay between was shifted out of reach.
+func skipped(page []ExecutionContext, anchor *ExecutionContext) bool {
+	return len(page) == 0 || page[0].LastActivityAt.Before(anchor.LastActivityAt)
+}
+
+// catchUp reads from the front for contexts active since the walk began.
+func (w *walker) catchUp(ctx context.Context, newest time.Time) error {
+	for offset := 0; ; {
+		page, err := w.page(ctx, offset)
+		if err != nil {
+			return err
+		}
+		if !w.emit(page.Data, newest) {
+			return nil
+		}
+		n := len(page.Data)
+		if !page.HasMore || n == 0 || !page.Data[n-1].LastActivityAt.After(newest) {
+			return nil
+		}
+		offset += n
+	}
+}

@@ -1,0 +1,225 @@
+package wacht
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+// listServer serves the list route over a slice kept in the API's order
+// (newest activity first) and lets a test change it between pages.
+type listServer struct {
+	mu       sync.Mutex
+	items    []ExecutionContext
+	clock    time.Time
+	requests int
+	// beforePage runs before page n (1-based) is cut, under the lock.
+	beforePage func(s *listServer, n int)
+	failPage   int
+}
+
+func newListServer(n int) *listServer {
+	s := &listServer{clock: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	for i := 1; i <= n; i++ {
+		s.clock = s.clock.Add(time.Second)
+		s.items = slices.Insert(s.items, 0, ExecutionContext{ID: strconv.Itoa(i), LastActivityAt: s.clock, Status: StatusIdle})
+	}
+	return s
+}
+
+func (s *listServer) ids() []string {
+	out := make([]string, len(s.items))
+	for i, ec := range s.items {
+		out[i] = ec.ID
+	}
+	return out
+}
+
+func (s *listServer) delete(id string) {
+	s.items = slices.DeleteFunc(s.items, func(ec ExecutionContext) bool { return ec.ID == id })
+}
+
+// bump moves a context to the front, as activity does.
+func (s *listServer) bump(id string) {
+	i := slices.IndexFunc(s.items, func(ec ExecutionContext) bool { return ec.ID == id })
+	ec := s.items[i]
+	s.clock = s.clock.Add(time.Second)
+	ec.LastActivityAt = s.clock
+	s.items = slices.Insert(slices.Delete(s.items, i, i+1), 0, ec)
+}
+
+func (s *listServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests++
+	if s.beforePage != nil {
+		s.beforePage(s, s.requests)
+	}
+	if s.requests == s.failPage {
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprint(w, `{"errors":[{"message":"bad filter","code":400}]}`)
+		return
+	}
+	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+	offset, _ := strconv.Atoi(r.URL.Query().Get("offset"))
+	end := min(offset+limit, len(s.items))
+	page := ExecutionContextPage{Data: []ExecutionContext{}, Limit: limit, Offset: offset, HasMore: end < len(s.items)}
+	if offset < len(s.items) {
+		page.Data = s.items[offset:end]
+	}
+	_ = json.NewEncoder(w).Encode(page)
+}
+
+func walkAll(t *testing.T, ls *listServer, pageSize int) ([]string, error) {
+	t.Helper()
+	srv := httptest.NewServer(ls)
+	t.Cleanup(srv.Close)
+	unlimited := Unlimited()
+	c, err := New(Config{BaseURL: srv.URL, APIKey: testKey, Limits: &unlimited, Clock: newFakeClock()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for ec, err := range c.ExecutionContexts(context.Background(), WalkInput{AgentID: "9", PageSize: pageSize}) {
+		if err != nil {
+			return got, err
+		}
+		got = append(got, ec.ID)
+	}
+	return got, nil
+}
+
+// checkWalk asserts that every context in want was yielded exactly once.
+func checkWalk(t *testing.T, got, want []string) {
+	t.Helper()
+	seen := map[string]int{}
+	for _, id := range got {
+		seen[id]++
+		if seen[id] == 2 {
+			t.Errorf("context %s yielded twice", id)
+		}
+	}
+	for _, id := range want {
+		if seen[id] == 0 {
+			t.Errorf("context %s was never yielded", id)
+		}
+	}
+}
+
+func TestWalkStaticListCostsOneRequestPerPagePlusOne(t *testing.T) {
+	ls := newListServer(250)
+	want := ls.ids()
+	got, err := walkAll(t, ls, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("walk order differs from the list's")
+	}
+	if ls.requests != 4 {
+		t.Errorf("%d requests, want 3 pages + 1 final read", ls.requests)
+	}
+}
+
+func TestWalkOfOnePageCostsOneRequest(t *testing.T) {
+	ls := newListServer(100)
+	got, err := walkAll(t, ls, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkWalk(t, got, ls.ids())
+	if ls.requests != 1 {
+		t.Errorf("%d requests, want 1", ls.requests)
+	}
+}
+
+func TestWalkSurvivesDeletesOfSeenContexts(t *testing.T) {
+	ls := newListServer(300)
+	ls.beforePage = func(s *listServer, n int) {
+		if n > 1 && n < 5 {
+			// Another client removes 30 contexts the walk has already seen,
+			// shifting every unseen one 30 places back.
+			for _, id := range s.ids()[:30] {
+				s.delete(id)
+			}
+		}
+	}
+	var survivors []string
+	got, err := walkAll(t, ls, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	survivors = ls.ids()
+	checkWalk(t, got, survivors)
+}
+
+func TestWalkSurvivesDeletingTheAnchor(t *testing.T) {
+	ls := newListServer(250)
+	ls.beforePage = func(s *listServer, n int) {
+		if n == 2 {
+			s.delete(s.ids()[100]) // the first page's last item
+			s.delete(s.ids()[0])
+		}
+	}
+	got, err := walkAll(t, ls, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkWalk(t, got, ls.ids())
+}
+
+func TestWalkFindsContextsThatMovedToTheFront(t *testing.T) {
+	ls := newListServer(250)
+	ls.beforePage = func(s *listServer, n int) {
+		if n == 2 {
+			s.bump(s.ids()[200]) // unseen: it jumps over the walk
+			s.delete(s.ids()[3]) // and a seen one leaves, so the anchor does not move
+		}
+	}
+	got, err := walkAll(t, ls, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkWalk(t, got, ls.ids())
+}
+
+func TestWalkStopsWhenTheConsumerDoes(t *testing.T) {
+	ls := newListServer(500)
+	srv := httptest.NewServer(ls)
+	t.Cleanup(srv.Close)
+	unlimited := Unlimited()
+	c, _ := New(Config{BaseURL: srv.URL, APIKey: testKey, Limits: &unlimited})
+	n := 0
+	for _, err := range c.ExecutionContexts(context.Background(), WalkInput{PageSize: 100}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n++; n == 150 {
+			break
+		}
+	}
+	if ls.requests != 2 {
+		t.Errorf("%d requests, want 2", ls.requests)
+	}
+}
+
+func TestWalkReportsAFailedPage(t *testing.T) {
+	ls := newListServer(250)
+	ls.failPage = 2
+	got, err := walkAll(t, ls, 100)
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) || apiErr.Message != "bad filter" {
+		t.Errorf("err = %v, want the API's error", err)
+	}
+	if len(got) != 101 {
+		t.Errorf("yielded %d before the failure, want the first page's 101", len(got))
+	}
+}
