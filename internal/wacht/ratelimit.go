@@ -67,7 +67,10 @@ func newLimiterSet(l Limits) *limiterSet {
 			s.buckets[op] = rate.NewLimiter(rate.Inf, 0)
 			continue
 		}
-		s.buckets[op] = rate.NewLimiter(rate.Limit(r.PerMinute/60), max(r.Burst, 1))
+		// One token of the burst is kept back as headroom: requests sent on
+		// the server's exact schedule arrive with uneven latency, and without
+		// slack a request that overtakes the one before it is refused.
+		s.buckets[op] = rate.NewLimiter(rate.Limit(r.PerMinute/60), max(r.Burst-1, 1))
 	}
 	return s
 }
