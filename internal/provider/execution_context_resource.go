@@ -39,6 +39,7 @@ var (
 var (
 	_ resource.ResourceWithConfigure   = (*executionContextResource)(nil)
 	_ resource.ResourceWithImportState = (*executionContextResource)(nil)
+	_ resource.ResourceWithModifyPlan  = (*executionContextResource)(nil)
 )
 
 type executionContextResource struct {
@@ -49,8 +50,19 @@ func newExecutionContextResource() resource.Resource { return &executionContextR
 
 type executionContextResourceModel struct {
 	contextFields
-	CancelOnDestroy types.Bool     `tfsdk:"cancel_on_destroy"`
-	Timeouts        timeouts.Value `tfsdk:"timeouts"`
+	CancelOnDestroy    types.Bool     `tfsdk:"cancel_on_destroy"`
+	DeletionProtection types.Bool     `tfsdk:"deletion_protection"`
+	Timeouts           timeouts.Value `tfsdk:"timeouts"`
+}
+
+// defaultSettings fills the Terraform-only settings an import leaves null.
+func (m *executionContextResourceModel) defaultSettings() {
+	if m.CancelOnDestroy.IsNull() {
+		m.CancelOnDestroy = types.BoolValue(false)
+	}
+	if m.DeletionProtection.IsNull() {
+		m.DeletionProtection = types.BoolValue(false)
+	}
 }
 
 func (r *executionContextResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -102,6 +114,13 @@ func (r *executionContextResource) Schema(ctx context.Context, _ resource.Schema
 				Default:  booldefault.StaticBool(false),
 				MarkdownDescription: "When `true`, destroying a context that is in use cancels its run first (the API then marks " +
 					"it `failed`), then deletes it. Defaults to `false`: a running context is waited for, one waiting for input fails the destroy.",
+			},
+			"deletion_protection": schema.BoolAttribute{
+				Optional: true,
+				Computed: true,
+				Default:  booldefault.StaticBool(false),
+				MarkdownDescription: "When `true`, any plan that would destroy or replace the context fails, naming it. Set it " +
+					"to `false` and apply (nothing is sent to the API) before removing the resource. Defaults to `false`.",
 			},
 			"status":           computed(d["status"]),
 			"deployment_id":    stable(d["deployment_id"]),
@@ -186,9 +205,7 @@ func (r *executionContextResource) Read(ctx context.Context, req resource.ReadRe
 		return
 	}
 	state.contextFields = newContextFields(ec)
-	if state.CancelOnDestroy.IsNull() { // after an import
-		state.CancelOnDestroy = types.BoolValue(false)
-	}
+	state.defaultSettings()
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
@@ -218,6 +235,54 @@ func (r *executionContextResource) Update(ctx context.Context, req resource.Upda
 	}
 	plan.contextFields = newContextFields(ec)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// ModifyPlan makes a plan that removes a context show, before anyone applies
+// it, what the removal will meet: deletion protection fails the plan, and a
+// context in use (by the refreshed state) gets a warning saying what apply
+// will do about it.
+func (r *executionContextResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.State.Raw.IsNull() {
+		return // a create removes nothing
+	}
+	var state executionContextResourceModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	action := "destroy"
+	if !req.Plan.Raw.IsNull() {
+		var planAgent types.String
+		resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("agent_id"), &planAgent)...)
+		if planAgent.Equal(state.AgentID) {
+			return // an update in place
+		}
+		action = "replace"
+	}
+	id := state.ID.ValueString()
+	if state.DeletionProtection.ValueBool() {
+		resp.Diagnostics.AddError("Execution context is protected from deletion",
+			fmt.Sprintf("This plan would %s execution context %s, but its deletion_protection is true. To remove it, set "+
+				"deletion_protection = false and apply (the context itself is not changed), then plan the %s again.", action, id, action))
+		return
+	}
+	status := wacht.Status(state.Status.ValueString())
+	if !status.Active() {
+		return
+	}
+	var will string
+	switch {
+	case state.CancelOnDestroy.ValueBool():
+		will = "cancel its run, since cancel_on_destroy is true (the API then marks it failed), and delete it"
+	case status == wacht.StatusWaitingForInput:
+		will = "fail at once: a context waiting for input from a person does not free itself. Answer the request, or set cancel_on_destroy = true"
+	default:
+		timeout, diags := state.Timeouts.Delete(ctx, defaultDeleteTimeout)
+		resp.Diagnostics.Append(diags...)
+		will = fmt.Sprintf("wait up to %s (timeouts.delete) for the run to finish; if it does not, the apply fails and the context stays in the state", timeout)
+	}
+	resp.Diagnostics.AddWarning("Execution context in use",
+		fmt.Sprintf("This plan would %s execution context %s, which is in use (status %q). Apply will %s.", action, id, status, will))
 }
 
 func (r *executionContextResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -451,4 +452,104 @@ func TestDeleteOfAContextAlreadyGone(t *testing.T) {
 	if n := srv.Count(http.MethodDelete, itemRoute, 404); n != 1 {
 		t.Errorf("%d DELETE 404s, want 1", n)
 	}
+}
+
+// The warnings a plan prints are only on the CLI's output, so these run
+// the CLI directly.
+func TestAccPlanWarnsAboutContextsInUse(t *testing.T) {
+	srv := startServer(t, localserver.Options{})
+	other := srv.AddAgent("billing-bot", "").ID
+	resources := func(agentOfB string) string {
+		return srv.providerBlock() +
+			"resource \"wacht_execution_context\" \"a\" {\n  title = \"a\"\n  timeouts {\n    delete = \"90s\"\n  }\n}\n" +
+			fmt.Sprintf("resource \"wacht_execution_context\" \"b\" {\n  title = \"b\"\n  agent_id = %q\n  cancel_on_destroy = true\n}\n", agentOfB) +
+			"resource \"wacht_execution_context\" \"c\" {\n  title = \"c\"\n}\n" +
+			"resource \"wacht_execution_context\" \"d\" {\n  title = \"d\"\n}\n"
+	}
+	c := newCLI(t, resources(srv.agentID))
+	c.must("apply", "-auto-approve", "-no-color")
+	ids := map[string]string{}
+	for _, ec := range srv.Contexts() {
+		ids[ec.Title] = ec.ID
+	}
+	for title, status := range map[string]string{"a": "running", "b": "running", "c": "waiting_for_input"} {
+		srv.setStatus(t, ptr(ids[title]), status)
+	}
+
+	warnings := c.planWarnings("-destroy")
+	for _, want := range []string{
+		`destroy execution context ` + ids["a"] + `, which is in use \(status "running"\)\. Apply will wait up to 1m30s \(timeouts.delete\)`,
+		`destroy execution context ` + ids["b"] + `, which is in use \(status "running"\)\. Apply will cancel its run, since cancel_on_destroy is true`,
+		`destroy execution context ` + ids["c"] + `, which is in use \(status "waiting_for_input"\)\. Apply will fail at once`,
+	} {
+		if !slices.ContainsFunc(warnings, regexp.MustCompile(want).MatchString) {
+			t.Errorf("destroy plan lacks %s; warnings: %q", want, warnings)
+		}
+	}
+	if len(warnings) != 3 {
+		t.Errorf("%d warnings, want one for each of the 3 contexts in use (none for the idle one): %q", len(warnings), warnings)
+	}
+
+	// Replacing b (another agent) warns for b alone.
+	c.write(resources(other))
+	if warnings := c.planWarnings(); len(warnings) != 1 || !strings.Contains(warnings[0], "replace execution context "+ids["b"]) {
+		t.Errorf("replace plan warns %q, want one warning for %s", warnings, ids["b"])
+	}
+
+	// Nothing in use is touched: no warning.
+	c.write(resources(srv.agentID))
+	if warnings := c.planWarnings(); len(warnings) != 0 {
+		t.Errorf("a plan that removes nothing warns %q", warnings)
+	}
+	for _, title := range []string{"a", "b", "c"} {
+		srv.setStatus(t, ptr(ids[title]), "idle")
+	}
+	c.must("destroy", "-auto-approve", "-no-color")
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestAccDeletionProtection(t *testing.T) {
+	srv := startServer(t, localserver.Options{})
+	other := srv.AddAgent("billing-bot", "").ID
+	var id string
+	protected := srv.contextConfig(`title = "keep me"`, fmt.Sprintf("agent_id = %q", srv.agentID), "deletion_protection = true")
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { preCheck(t) },
+		ProtoV6ProviderFactories: protoV6,
+		CheckDestroy:             srv.destroyed,
+		Steps: []resource.TestStep{
+			{Config: protected, Check: resource.ComposeAggregateTestCheckFunc(stateID(&id), resource.TestCheckResourceAttr(ctxAddr, "deletion_protection", "true"))},
+			{
+				Config:      protected,
+				Destroy:     true,
+				ExpectError: regexp.MustCompile(`(?s)Execution context is protected from deletion.*destroy execution\s+context \d+.*deletion_protection = false`),
+			},
+			{
+				Config:      srv.contextConfig(`title = "keep me"`, fmt.Sprintf("agent_id = %q", other), "deletion_protection = true"),
+				ExpectError: regexp.MustCompile(`(?s)protected from deletion.*replace execution\s+context`),
+			},
+			{
+				// Lifting the protection touches nothing on the server.
+				PreConfig: func() {
+					if _, ok := srv.Context(id); !ok {
+						t.Fatal("the protected context is gone")
+					}
+					srv.ResetRequests()
+				},
+				Config: srv.contextConfig(`title = "keep me"`, fmt.Sprintf("agent_id = %q", srv.agentID), "deletion_protection = false"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(ctxAddr, plancheck.ResourceActionUpdate)},
+				},
+				Check: func(*terraform.State) error {
+					for rs, n := range srv.Requests() {
+						if rs.Method != http.MethodGet && n > 0 {
+							return fmt.Errorf("%d %s %s requests while lifting the protection", n, rs.Method, rs.Route)
+						}
+					}
+					return nil
+				},
+			},
+		},
+	})
 }

@@ -247,7 +247,11 @@ func (p *wachtProvider) Resources(context.Context) []func() resource.Resource {
 }
 
 func (p *wachtProvider) DataSources(context.Context) []func() datasource.DataSource {
-	return []func() datasource.DataSource{}
+	return []func() datasource.DataSource{
+		newExecutionContextsDataSource,
+		newExecutionContextDataSource,
+		newAgentDataSource,
+	}
 }
 
 // tflogLogger routes the client's request lines to Terraform's log. The

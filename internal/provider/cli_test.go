@@ -1,0 +1,101 @@
+package provider
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/go-plugin"
+	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6/tf6server"
+)
+
+const providerAddress = "registry.terraform.io/wacht-platform/wacht"
+
+// cli runs the real Terraform CLI in a working directory of its own against
+// the provider served in-process, for what terraform-plugin-testing cannot
+// see, such as the warnings a plan prints.
+type cli struct {
+	t   *testing.T
+	dir string
+	env []string
+}
+
+func newCLI(t *testing.T, config string) *cli {
+	t.Helper()
+	preCheck(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	reattach := make(chan *plugin.ReattachConfig)
+	closed := make(chan struct{})
+	go func() {
+		err := tf6server.Serve(providerAddress, func() tfprotov6.ProviderServer {
+			return providerserver.NewProtocol6(New("test")())()
+		}, tf6server.WithDebug(ctx, reattach, closed), tf6server.WithLoggingSink(t))
+		if err != nil {
+			t.Errorf("serving the provider: %v", err)
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-closed })
+	rc := <-reattach
+	info, err := json.Marshal(map[string]any{providerAddress: map[string]any{
+		"Protocol": rc.Protocol, "ProtocolVersion": rc.ProtocolVersion, "Pid": rc.Pid, "Test": true,
+		"Addr": map[string]string{"Network": rc.Addr.Network(), "String": rc.Addr.String()},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &cli{t: t, dir: t.TempDir(), env: append(os.Environ(), "TF_REATTACH_PROVIDERS="+string(info), "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1")}
+	c.write(config)
+	c.must("init", "-no-color")
+	return c
+}
+
+func (c *cli) write(config string) {
+	c.t.Helper()
+	header := "terraform {\n  required_providers {\n    wacht = { source = \"wacht-platform/wacht\" }\n  }\n}\n"
+	if err := os.WriteFile(filepath.Join(c.dir, "main.tf"), []byte(header+config), 0o600); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// run returns the command's combined output and its error.
+func (c *cli) run(args ...string) (string, error) {
+	cmd := exec.Command(os.Getenv("TF_ACC_TERRAFORM_PATH"), args...)
+	cmd.Dir, cmd.Env = c.dir, c.env
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func (c *cli) must(args ...string) string {
+	c.t.Helper()
+	out, err := c.run(args...)
+	if err != nil {
+		c.t.Fatalf("terraform %v: %v\n%s", args, err, out)
+	}
+	return out
+}
+
+// planWarnings runs terraform plan -json and returns the warnings' summary
+// and detail, one string each: the human output folds similar warnings.
+func (c *cli) planWarnings(args ...string) []string {
+	c.t.Helper()
+	out := c.must(append([]string{"plan", "-json"}, args...)...)
+	var warnings []string
+	for _, line := range strings.Split(out, "\n") {
+		var msg struct {
+			Type       string `json:"type"`
+			Diagnostic struct {
+				Severity, Summary, Detail string
+			} `json:"diagnostic"`
+		}
+		if json.Unmarshal([]byte(line), &msg) == nil && msg.Type == "diagnostic" && msg.Diagnostic.Severity == "warning" {
+			warnings = append(warnings, msg.Diagnostic.Summary+": "+msg.Diagnostic.Detail)
+		}
+	}
+	return warnings
+}

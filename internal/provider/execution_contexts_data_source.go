@@ -1,0 +1,148 @@
+package provider
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/wacht-platform/terraform-provider-wacht/internal/wacht"
+)
+
+var _ datasource.DataSourceWithConfigure = (*executionContextsDataSource)(nil)
+
+type executionContextsDataSource struct {
+	clientDataSource
+}
+
+func newExecutionContextsDataSource() datasource.DataSource { return &executionContextsDataSource{} }
+
+type executionContextsModel struct {
+	AgentID      types.String    `tfsdk:"agent_id"`
+	Status       types.String    `tfsdk:"status"`
+	ContextGroup types.String    `tfsdk:"context_group"`
+	TitlePrefix  types.String    `tfsdk:"title_prefix"`
+	IDs          []string        `tfsdk:"ids"`
+	Contexts     []contextFields `tfsdk:"contexts"`
+}
+
+func (d *executionContextsDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_execution_contexts"
+}
+
+// orderNote documents the output order, which callers may rely on.
+const orderNote = " Sorted by `created_at`, oldest first, then by id. Unlike the API's own order (latest activity first), " +
+	"this order does not change while contexts run, so indexes into the list stay put between plans."
+
+func (d *executionContextsDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Lists the execution contexts of one agent, every page of them, each exactly once even while " +
+			"contexts change during the listing. Together with `import` blocks it adopts an agent's contexts for bulk " +
+			"removal with `terraform destroy` (see the bulk-removal example).",
+		Attributes: map[string]schema.Attribute{
+			"agent_id": schema.StringAttribute{
+				Required:            true,
+				MarkdownDescription: "Id of the agent whose contexts to list. An agent that does not exist is an error.",
+				Validators:          []validator.String{idValidator()},
+			},
+			"status": schema.StringAttribute{
+				Optional:            true,
+				MarkdownDescription: "Only contexts in this status: one of " + quotedStatuses() + ".",
+				Validators:          []validator.String{stringvalidator.OneOf(statusNames()...)},
+			},
+			"context_group": schema.StringAttribute{
+				Optional:            true,
+				MarkdownDescription: "Only contexts of this group (exact match).",
+			},
+			"title_prefix": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "Only contexts whose title starts with this text (case-sensitive). The API cannot " +
+					"filter by title, so this filter is applied after listing.",
+			},
+			"ids": schema.ListAttribute{
+				Computed:            true,
+				ElementType:         types.StringType,
+				MarkdownDescription: "Ids of the matching contexts." + orderNote,
+			},
+			"contexts": schema.ListNestedAttribute{
+				Computed:            true,
+				MarkdownDescription: "The matching contexts, in the order of `ids`.",
+				NestedObject:        schema.NestedAttributeObject{Attributes: contextAttributes()},
+			},
+		},
+	}
+}
+
+func (d *executionContextsDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
+	var m executionContextsModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	agentID := m.AgentID.ValueString()
+	in := wacht.WalkInput{
+		AgentID:      agentID,
+		Status:       wacht.Status(m.Status.ValueString()),
+		ContextGroup: m.ContextGroup.ValueString(),
+		PageSize:     wacht.DefaultPageSize,
+	}
+	var found []*wacht.ExecutionContext
+	for ec, err := range d.client.ExecutionContexts(ctx, in) {
+		if err != nil {
+			addAPIError(&resp.Diagnostics, "listing", "execution contexts of agent", agentID, err)
+			return
+		}
+		if strings.HasPrefix(ec.Title, m.TitlePrefix.ValueString()) {
+			found = append(found, ec)
+		}
+	}
+	if len(found) == 0 && d.agentMissing(ctx, agentID) {
+		resp.Diagnostics.AddAttributeError(path.Root("agent_id"), "Unknown agent",
+			fmt.Sprintf("agent_id: no agent %s exists in this deployment, so it has no contexts to list. "+
+				"Use the id of an existing agent, for example from the wacht_agent data source.", agentID))
+		return
+	}
+	slices.SortFunc(found, func(a, b *wacht.ExecutionContext) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), compareIDs(a.ID, b.ID))
+	})
+	m.IDs = make([]string, 0, len(found))
+	m.Contexts = make([]contextFields, 0, len(found))
+	for _, ec := range found {
+		m.IDs = append(m.IDs, ec.ID)
+		m.Contexts = append(m.Contexts, newContextFields(ec))
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+// agentMissing tells a typo in agent_id from an agent without contexts: the
+// API lists nothing for both. Only a definite 404 counts as missing.
+func (d *executionContextsDataSource) agentMissing(ctx context.Context, agentID string) bool {
+	_, err := d.client.GetAgent(ctx, agentID)
+	return errors.Is(err, wacht.ErrNotFound)
+}
+
+// compareIDs orders canonical decimal ids numerically: shorter is smaller.
+func compareIDs(a, b string) int {
+	return cmp.Or(cmp.Compare(len(a), len(b)), cmp.Compare(a, b))
+}
+
+func statusNames() []string {
+	var names []string
+	for _, s := range wacht.Statuses() {
+		names = append(names, string(s))
+	}
+	return names
+}
+
+func quotedStatuses() string {
+	return "`" + strings.Join(statusNames(), "`, `") + "`"
+}
