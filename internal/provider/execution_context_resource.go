@@ -12,11 +12,13 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/identityschema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
@@ -40,6 +42,7 @@ var (
 	_ resource.ResourceWithConfigure   = (*executionContextResource)(nil)
 	_ resource.ResourceWithImportState = (*executionContextResource)(nil)
 	_ resource.ResourceWithModifyPlan  = (*executionContextResource)(nil)
+	_ resource.ResourceWithIdentity    = (*executionContextResource)(nil)
 )
 
 type executionContextResource struct {
@@ -135,6 +138,31 @@ func (r *executionContextResource) Schema(ctx context.Context, _ resource.Schema
 	}
 }
 
+// executionContextIdentity is the resource identity (Terraform 1.12+): the
+// context id alone names a context.
+type executionContextIdentity struct {
+	ID types.String `tfsdk:"id"`
+}
+
+func (r *executionContextResource) IdentitySchema(_ context.Context, _ resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {
+	resp.IdentitySchema = identityschema.Schema{
+		Attributes: map[string]identityschema.Attribute{
+			"id": identityschema.StringAttribute{
+				RequiredForImport: true,
+				Description:       "The context's id, a decimal integer.",
+			},
+		},
+	}
+}
+
+// setIdentity records the identity where the CLI supports identities (it
+// passes none otherwise).
+func setIdentity(ctx context.Context, identity *tfsdk.ResourceIdentity, id types.String, diags *diag.Diagnostics) {
+	if identity != nil {
+		diags.Append(identity.Set(ctx, executionContextIdentity{ID: id})...)
+	}
+}
+
 func (r *executionContextResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
 	r.client = clientFrom(req.ProviderData, &resp.Diagnostics)
 }
@@ -162,6 +190,7 @@ func (r *executionContextResource) Create(ctx context.Context, req resource.Crea
 	}
 	plan.contextFields = newContextFields(ec)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	setIdentity(ctx, resp.Identity, plan.ID, &resp.Diagnostics)
 }
 
 // createError explains a failed create. An unknown agent is reported on
@@ -207,6 +236,7 @@ func (r *executionContextResource) Read(ctx context.Context, req resource.ReadRe
 	state.contextFields = newContextFields(ec)
 	state.defaultSettings()
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	setIdentity(ctx, resp.Identity, state.ID, &resp.Diagnostics)
 }
 
 func (r *executionContextResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -224,17 +254,16 @@ func (r *executionContextResource) Update(ctx context.Context, req resource.Upda
 	if in == (wacht.UpdateExecutionContextInput{}) {
 		// Only Terraform-side settings changed: the context is not touched.
 		plan.contextFields = state.contextFields
-		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-		return
+	} else {
+		ec, err := r.client.UpdateExecutionContext(ctx, state.ID.ValueString(), in)
+		if err != nil {
+			addAPIError(&resp.Diagnostics, "updating", resourceName, state.ID.ValueString(), err)
+			return
+		}
+		plan.contextFields = newContextFields(ec)
 	}
-	id := state.ID.ValueString()
-	ec, err := r.client.UpdateExecutionContext(ctx, id, in)
-	if err != nil {
-		addAPIError(&resp.Diagnostics, "updating", resourceName, id, err)
-		return
-	}
-	plan.contextFields = newContextFields(ec)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	setIdentity(ctx, resp.Identity, plan.ID, &resp.Diagnostics)
 }
 
 // ModifyPlan makes a plan that removes a context show, before anyone applies
@@ -419,13 +448,21 @@ func currentObjective(state json.RawMessage) string {
 	return string(raw)
 }
 
+// ImportState takes the id from `terraform import`, an import block's id, or
+// an import block's identity, and checks it before Read sends it anywhere.
 func (r *executionContextResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	if err := wacht.ValidateID(req.ID); err != nil {
+	id := req.ID
+	if id == "" && req.Identity != nil {
+		var identity executionContextIdentity
+		resp.Diagnostics.Append(req.Identity.Get(ctx, &identity)...)
+		id = identity.ID.ValueString()
+	}
+	if err := wacht.ValidateID(id); err != nil {
 		resp.Diagnostics.AddError("Invalid import id",
 			fmt.Sprintf("Importing an execution context needs its id, a decimal integer such as 7210948357125083136: %s.", err))
 		return
 	}
-	resource.ImportStatePassthroughID(ctx, path.Root("id"), req, resp)
+	resource.ImportStatePassthroughWithIdentity(ctx, path.Root("id"), path.Root("id"), req, resp)
 }
 
 // knownString is the value to send for an optional argument, nil when the
