@@ -28,6 +28,9 @@ type cli struct {
 
 func newCLI(t *testing.T, config string) *cli {
 	t.Helper()
+	if os.Getenv("TF_ACC") == "" {
+		t.Skip("acceptance test: runs with TF_ACC=1, as `make test` sets")
+	}
 	preCheck(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	reattach := make(chan *plugin.ReattachConfig)
