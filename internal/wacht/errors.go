@@ -116,7 +116,9 @@ var retryAfterText = regexp.MustCompile(`(?i)retry after (\d{1,6}) seconds?`)
 func retryAfter(header http.Header, message string, now time.Time) time.Duration {
 	if v := strings.TrimSpace(header.Get("Retry-After")); v != "" {
 		if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
-			return time.Duration(secs) * time.Second
+			// Bounded before the multiplication, which would overflow; the
+			// client caps any wait far below a day anyway.
+			return time.Duration(min(secs, 86400)) * time.Second
 		}
 		if t, err := http.ParseTime(v); err == nil {
 			if d := t.Sub(now); d > 0 {
