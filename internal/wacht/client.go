@@ -63,6 +63,7 @@ type Client struct {
 	http       *http.Client
 	clock      Clock
 	log        Logger
+	reads      *readBatcher
 	// jitter returns a number in [0, 1); tests replace it.
 	jitter func() float64
 }
@@ -110,6 +111,7 @@ func New(cfg Config) (*Client, error) {
 	if c.log == nil {
 		c.log = nopLogger{}
 	}
+	c.reads = newReadBatcher(c)
 	return c, nil
 }
 

@@ -109,6 +109,7 @@ func (c *Client) CreateExecutionContext(ctx context.Context, in CreateExecutionC
 	}
 	var out ExecutionContext
 	err := c.do(ctx, request{op: OpCreate, method: http.MethodPost, path: contextsPath, body: in}, &out)
+	c.reads.forget()
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +132,11 @@ func (c *Client) contextCall(ctx context.Context, op Operation, method, id strin
 		return nil, err
 	}
 	var out ExecutionContext
-	if err := c.do(ctx, request{op: op, method: method, path: path, body: body, idempotent: true}, &out); err != nil {
+	err = c.do(ctx, request{op: op, method: method, path: path, body: body, idempotent: true}, &out)
+	if method != http.MethodGet {
+		c.reads.forget()
+	}
+	if err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -144,6 +149,7 @@ func (c *Client) DeleteExecutionContext(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
+	defer c.reads.forget()
 	return c.do(ctx, request{op: OpDelete, method: http.MethodDelete, path: path, idempotent: true}, nil)
 }
 
@@ -156,6 +162,7 @@ func (c *Client) CancelExecutionContext(ctx context.Context, id string) error {
 		return err
 	}
 	body := map[string]any{"execution_type": map[string]any{"cancel": struct{}{}}}
+	defer c.reads.forget()
 	return c.do(ctx, request{op: OpUpdate, method: http.MethodPost, path: path, body: body, idempotent: true}, nil)
 }
 

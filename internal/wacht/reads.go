@@ -1,0 +1,226 @@
+package wacht
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Reads of many contexts at once, as in a Terraform refresh, are served from
+// list pages: the list route returns 100 full contexts a request where GET
+// returns one, and the read limit is 100 requests a minute.
+//
+// The design, and why:
+//   - Terraform refreshes up to -parallelism resources at once, so reads come
+//     in bursts. The first read of a burst waits a short window for company.
+//     Fewer than minBatch reads (a plan of one or a few contexts) are sent as
+//     plain GETs, exactly as before: no walk is paid for a single context.
+//   - Otherwise one walk of the scope starts (the agent the waiting reads
+//     share, else the whole deployment) and streams: each read is answered
+//     as soon as the page holding its context arrives, which frees
+//     Terraform's slot for the next read, which the pages read so far may
+//     already answer.
+//   - The walk's contexts answer only reads of the refresh it served: they
+//     are dropped once no read has come for `idle`, or at `maxAge` however
+//     busy the refresh, and at once by any write through the client. A
+//     refresh that reads one GET at a time is no snapshot either: its last
+//     GET comes minutes after its first.
+//   - A context missing from a walk is never reported gone on the walk's
+//     word: pages shift while contexts change, so the read falls back to a
+//     GET, whose 404 alone removes it. A walk that fails, or stops because
+//     its pages answer too few reads to be cheaper than GETs, hands its
+//     waiting reads to GETs too.
+type readBatcher struct {
+	client   *Client
+	window   time.Duration
+	minBatch int
+	idle     time.Duration
+	maxAge   time.Duration
+
+	mu      sync.Mutex
+	pending []*batchedRead // reads waiting in the open window
+	walks   map[string]*sharedWalk
+}
+
+// batchedRead is one waiting read; answer receives its context, or nil to
+// say "send your own GET".
+type batchedRead struct {
+	id, agentID string
+	answer      chan *ExecutionContext
+}
+
+// sharedWalk is a walk of one scope ("" is the whole deployment) and what it
+// has seen so far.
+type sharedWalk struct {
+	scope   string
+	started time.Time
+	lastUse time.Time
+	seen    map[string]*ExecutionContext
+	waiting map[string][]*batchedRead
+	hits    int // reads answered from this walk
+	done    bool
+}
+
+func newReadBatcher(c *Client) *readBatcher {
+	return &readBatcher{
+		client:   c,
+		window:   15 * time.Millisecond,
+		minBatch: 5,
+		idle:     2 * time.Second,
+		maxAge:   time.Minute,
+		walks:    map[string]*sharedWalk{},
+	}
+}
+
+// ReadExecutionContext reads one context as part of a refresh of many: it
+// may be answered from a list walk shared with the reads around it. agentID
+// is the owner the caller believes the context has ("" if none or unknown);
+// it only scopes the walk. The result is what GetExecutionContext gives:
+// ErrNotFound only after a GET said so.
+func (c *Client) ReadExecutionContext(ctx context.Context, id, agentID string) (*ExecutionContext, error) {
+	if err := ValidateID(id); err != nil {
+		return nil, err
+	}
+	if agentID != "" && ValidateID(agentID) != nil {
+		agentID = ""
+	}
+	read := &batchedRead{id: id, agentID: agentID, answer: make(chan *ExecutionContext, 1)}
+	if ec := c.reads.join(ctx, read); ec != nil {
+		return ec, nil
+	}
+	select {
+	case ec := <-read.answer:
+		if ec != nil {
+			return ec, nil
+		}
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return c.GetExecutionContext(ctx, id)
+}
+
+// join answers read at once from a walk that has seen its context, or
+// queues it on a walk in progress or in the open window.
+func (b *readBatcher) join(ctx context.Context, read *batchedRead) *ExecutionContext {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := b.client.clock.Now()
+	scopes := []string{""}
+	if read.agentID != "" {
+		scopes = append(scopes, read.agentID)
+	}
+	var walks []*sharedWalk
+	for _, scope := range scopes {
+		w := b.walks[scope]
+		if w == nil {
+			continue
+		}
+		if now.Sub(w.lastUse) > b.idle || now.Sub(w.started) > b.maxAge {
+			delete(b.walks, scope)
+			continue
+		}
+		w.lastUse = now
+		if ec, ok := w.seen[read.id]; ok {
+			w.hits++
+			copied := *ec
+			return &copied
+		}
+		walks = append(walks, w)
+	}
+	for _, w := range walks {
+		if !w.done {
+			w.waiting[read.id] = append(w.waiting[read.id], read)
+			return nil
+		}
+	}
+	if len(walks) > 0 {
+		read.answer <- nil // this refresh's walks are over and never saw it: GET
+		return nil
+	}
+	b.pending = append(b.pending, read)
+	if len(b.pending) == 1 {
+		go b.closeWindow(context.WithoutCancel(ctx))
+	}
+	return nil
+}
+
+// closeWindow waits out the window, then sends the reads gathered in it to
+// GETs, or to a new walk when they are enough to pay for one.
+func (b *readBatcher) closeWindow(ctx context.Context) {
+	_ = b.client.clock.SleepUntil(ctx, b.client.clock.Now().Add(b.window))
+	b.mu.Lock()
+	reads := b.pending
+	b.pending = nil
+	if len(reads) < b.minBatch {
+		b.mu.Unlock()
+		for _, r := range reads {
+			r.answer <- nil
+		}
+		return
+	}
+	scope := reads[0].agentID
+	for _, r := range reads {
+		if r.agentID != scope {
+			scope = ""
+		}
+	}
+	now := b.client.clock.Now()
+	w := &sharedWalk{scope: scope, started: now, lastUse: now, seen: map[string]*ExecutionContext{}, waiting: map[string][]*batchedRead{}}
+	for _, r := range reads {
+		w.waiting[r.id] = append(w.waiting[r.id], r)
+	}
+	b.walks[scope] = w
+	b.mu.Unlock()
+	b.walk(ctx, w)
+}
+
+// walk reads the scope's pages and answers the waiting reads as their
+// contexts arrive. It gives up once its pages have cost more requests than
+// the GETs they saved or still may (the reads waiting on it), plus two: a
+// big deployment with few managed contexts is then no slower to refresh
+// than with GETs.
+func (b *readBatcher) walk(ctx context.Context, w *sharedWalk) {
+	walked := 0
+	failed := false
+	for ec, err := range b.client.ExecutionContexts(ctx, WalkInput{AgentID: w.scope}) {
+		if err != nil {
+			failed = true
+			break
+		}
+		walked++
+		b.mu.Lock()
+		w.seen[ec.ID] = ec
+		for _, r := range w.waiting[ec.ID] {
+			copied := *ec
+			r.answer <- &copied
+			w.hits++
+		}
+		delete(w.waiting, ec.ID)
+		wasteful := walked%DefaultPageSize == 0 && walked/DefaultPageSize > w.hits+len(w.waiting)+2
+		b.mu.Unlock()
+		if wasteful {
+			break
+		}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	w.done = true
+	for _, reads := range w.waiting {
+		for _, r := range reads {
+			r.answer <- nil
+		}
+	}
+	w.waiting = nil
+	if failed && b.walks[w.scope] == w {
+		delete(b.walks, w.scope)
+	}
+}
+
+// forget drops every walk: a write through this client may have changed any
+// context they hold. Reads already waiting on a walk are still answered by
+// it; they began before the write.
+func (b *readBatcher) forget() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	clear(b.walks)
+}
