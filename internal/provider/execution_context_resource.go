@@ -178,12 +178,17 @@ func (r *executionContextResource) Create(ctx context.Context, req resource.Crea
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	ec, err := r.client.CreateExecutionContext(ctx, wacht.CreateExecutionContextInput{
+	in := wacht.CreateExecutionContextInput{
 		Title:              knownString(plan.Title),
 		SystemInstructions: knownString(plan.SystemInstructions),
 		ContextGroup:       knownString(plan.ContextGroup),
 		AgentID:            knownString(plan.AgentID),
-	})
+	}
+	sent := time.Now()
+	ec, err := r.client.CreateExecutionContext(ctx, in)
+	if errors.Is(err, wacht.ErrOutcomeUnknown) {
+		ec, err = r.adoptLostCreate(ctx, in, sent, err, &resp.Diagnostics)
+	}
 	if err != nil {
 		r.createError(ctx, plan, err, &resp.Diagnostics)
 		return
@@ -191,6 +196,38 @@ func (r *executionContextResource) Create(ctx context.Context, req resource.Crea
 	plan.contextFields = newContextFields(ec)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 	setIdentity(ctx, resp.Identity, plan.ID, &resp.Diagnostics)
+}
+
+// lostCreateSkew widens the search for a context whose create answer was
+// lost: the server's clock, which stamps created_at, may lag ours.
+const lostCreateSkew = 2 * time.Minute
+
+// errLostCreate is a create whose answer was lost and whose context could not
+// be told apart: none, or several, match what was sent.
+type errLostCreate struct {
+	cause      error
+	candidates []*wacht.ExecutionContext
+}
+
+func (e *errLostCreate) Error() string { return e.cause.Error() }
+func (e *errLostCreate) Unwrap() error { return e.cause }
+
+// adoptLostCreate looks for the context a create may have made although its
+// answer was lost, so that it is neither orphaned nor duplicated: exactly one
+// context with the planned arguments, created since the request was sent, is
+// taken as the one this create made.
+func (r *executionContextResource) adoptLostCreate(ctx context.Context, in wacht.CreateExecutionContextInput, sent time.Time, cause error, diags *diag.Diagnostics) (*wacht.ExecutionContext, error) {
+	found, err := r.client.FindCreatedExecutionContexts(ctx, in, sent.Add(-lostCreateSkew))
+	if err != nil {
+		return nil, fmt.Errorf("%w; looking for the context it may have made also failed: %w", cause, err)
+	}
+	if len(found) != 1 {
+		return nil, &errLostCreate{cause: cause, candidates: found}
+	}
+	diags.AddWarning("Adopted an execution context after a lost answer",
+		fmt.Sprintf("The answer to the create request was lost (%s), but exactly one context with this configuration was "+
+			"created since it was sent: %s. Terraform took it as the one it created, rather than create another.", cause, found[0].ID))
+	return found[0], nil
 }
 
 // createError explains a failed create. An unknown agent is reported on
@@ -205,12 +242,22 @@ func (r *executionContextResource) createError(ctx context.Context, plan executi
 			return
 		}
 	}
-	if errors.Is(err, wacht.ErrOutcomeUnknown) {
+	var lost *errLostCreate
+	if errors.As(err, &lost) {
+		found := "No context with this configuration was found, so none was made, or it is not listed yet."
+		if n := len(lost.candidates); n > 0 {
+			ids := make([]string, n)
+			for i, ec := range lost.candidates {
+				ids[i] = ec.ID
+			}
+			found = fmt.Sprintf("%d contexts with this configuration were created since, and Terraform cannot tell which "+
+				"one is its own: %s.", n, strings.Join(ids, ", "))
+		}
 		diags.AddError("Error creating "+resourceName,
 			fmt.Sprintf("Creating %s: %s\n\nThe request may have been carried out although no answer came back, so a context "+
-				"may exist that Terraform does not track. It was not sent again, to avoid a duplicate. Look for it (it has this "+
-				"configuration's title, agent and group) with the wacht_execution_contexts data source and adopt it with "+
-				"`terraform import <address> <id>`, or delete it, before applying again.", resourceName, err))
+				"may exist that Terraform does not track; the request was not sent again, to avoid a duplicate. %s Adopt the "+
+				"right one with `terraform import <address> <id>` (or an import block), or delete the extras, before applying again.",
+				resourceName, err, found))
 		return
 	}
 	addAPIError(diags, "creating", resourceName, "", err)
@@ -222,8 +269,12 @@ func (r *executionContextResource) Read(ctx context.Context, req resource.ReadRe
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	// The identity is the id, known before the read; setting it first also
+	// covers a context that is gone, which the framework still wants one for.
+	setIdentity(ctx, resp.Identity, state.ID, &resp.Diagnostics)
 	id := state.ID.ValueString()
-	ec, err := r.client.GetExecutionContext(ctx, id)
+	// Reads of a refresh of many contexts are served from shared list pages.
+	ec, err := r.client.ReadExecutionContext(ctx, id, state.AgentID.ValueString())
 	if errors.Is(err, wacht.ErrNotFound) {
 		tflog.Warn(ctx, "execution context is gone; removing it from the state", map[string]any{"id": id})
 		resp.State.RemoveResource(ctx)
@@ -236,7 +287,6 @@ func (r *executionContextResource) Read(ctx context.Context, req resource.ReadRe
 	state.contextFields = newContextFields(ec)
 	state.defaultSettings()
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
-	setIdentity(ctx, resp.Identity, state.ID, &resp.Diagnostics)
 }
 
 func (r *executionContextResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
