@@ -49,6 +49,9 @@ type Config struct {
 	HTTPClient *http.Client
 	Clock      Clock
 	Logger     Logger
+	// DisableReadBatching makes ReadExecutionContext send one GET per
+	// context, as GetExecutionContext does.
+	DisableReadBatching bool
 }
 
 // Client talks to the Wacht API. It is safe for concurrent use.
@@ -111,7 +114,9 @@ func New(cfg Config) (*Client, error) {
 	if c.log == nil {
 		c.log = nopLogger{}
 	}
-	c.reads = newReadBatcher(c)
+	if !cfg.DisableReadBatching {
+		c.reads = newReadBatcher(c)
+	}
 	return c, nil
 }
 

@@ -81,6 +81,9 @@ func (c *Client) ReadExecutionContext(ctx context.Context, id, agentID string) (
 	if err := ValidateID(id); err != nil {
 		return nil, err
 	}
+	if c.reads == nil {
+		return c.GetExecutionContext(ctx, id)
+	}
 	if agentID != "" && ValidateID(agentID) != nil {
 		agentID = ""
 	}
@@ -220,6 +223,9 @@ func (b *readBatcher) walk(ctx context.Context, w *sharedWalk) {
 // context they hold. Reads already waiting on a walk are still answered by
 // it; they began before the write.
 func (b *readBatcher) forget() {
+	if b == nil {
+		return
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	clear(b.walks)

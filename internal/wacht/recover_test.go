@@ -22,7 +22,7 @@ func TestFindCreatedExecutionContexts(t *testing.T) {
 	old := srv.AddContext(localserver.ExecutionContext{Title: "lost", AgentID: &agent, SystemInstructions: ptr("")})
 	since := old.CreatedAt.Add(time.Millisecond)
 	time.Sleep(2 * time.Millisecond)
-	srv.AddContext(localserver.ExecutionContext{Title: "lost", AgentID: &agent})                              // null instructions: differs
+	srv.AddContext(localserver.ExecutionContext{Title: "lost", AgentID: &agent})                               // null instructions: differs
 	srv.AddContext(localserver.ExecutionContext{Title: "other", AgentID: &agent, SystemInstructions: ptr("")}) // other title
 	want := srv.AddContext(localserver.ExecutionContext{Title: "lost", AgentID: &agent, SystemInstructions: ptr("")})
 	srv.ResetRequests()
