@@ -2,7 +2,9 @@ package wacht
 
 import (
 	"context"
+	"errors"
 	"iter"
+	"net/http"
 	"time"
 )
 
@@ -53,14 +55,30 @@ type walker struct {
 	in      WalkInput
 	seen    map[string]bool
 	yield   func(*ExecutionContext, error) bool
+	limit   int  // the page size asked for
 	stopped bool // the consumer broke out of the loop
 }
 
+// page reads one page of limit items. The contract names no largest limit:
+// should the server refuse PageSize+1, the walk goes on with PageSize, its
+// pages still overlapping by one item (the offset advances by len-1).
 func (w *walker) page(ctx context.Context, offset int) (*ExecutionContextPage, error) {
-	return w.client.ListExecutionContexts(ctx, ListExecutionContextsInput{
-		AgentID: w.in.AgentID, Status: w.in.Status, ContextGroup: w.in.ContextGroup,
-		Limit: w.in.PageSize + 1, Offset: offset,
-	})
+	if w.limit == 0 {
+		w.limit = w.in.PageSize + 1
+	}
+	for {
+		page, err := w.client.ListExecutionContexts(ctx, ListExecutionContextsInput{
+			AgentID: w.in.AgentID, Status: w.in.Status, ContextGroup: w.in.ContextGroup,
+			Limit: w.limit, Offset: offset,
+		})
+		var apiErr *APIError
+		if w.limit > w.in.PageSize && errors.As(err, &apiErr) &&
+			(apiErr.StatusCode == http.StatusBadRequest || apiErr.StatusCode == http.StatusUnprocessableEntity) {
+			w.limit = w.in.PageSize
+			continue
+		}
+		return page, err
+	}
 }
 
 // emit yields the contexts of page not yielded before, only those active

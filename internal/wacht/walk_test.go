@@ -24,6 +24,7 @@ type listServer struct {
 	// beforePage runs before page n (1-based) is cut, under the lock.
 	beforePage func(s *listServer, n int)
 	failPage   int
+	maxLimit   int // larger limits are refused with 422, when set
 }
 
 func newListServer(n int) *listServer {
@@ -64,11 +65,16 @@ func (s *listServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.beforePage(s, s.requests)
 	}
 	if s.requests == s.failPage {
-		w.WriteHeader(http.StatusBadRequest)
-		fmt.Fprint(w, `{"errors":[{"message":"bad filter","code":400}]}`)
+		w.WriteHeader(http.StatusInternalServerError)
+		fmt.Fprint(w, `{"errors":[{"message":"bad filter","code":500}]}`)
 		return
 	}
 	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+	if s.maxLimit > 0 && limit > s.maxLimit {
+		w.WriteHeader(http.StatusUnprocessableEntity)
+		fmt.Fprint(w, `{"errors":[{"message":"limit must be at most 100","code":422}]}`)
+		return
+	}
 	offset, _ := strconv.Atoi(r.URL.Query().Get("offset"))
 	end := min(offset+limit, len(s.items))
 	page := ExecutionContextPage{Data: []ExecutionContext{}, Limit: limit, Offset: offset, HasMore: end < len(s.items)}
@@ -222,4 +228,21 @@ func TestWalkReportsAFailedPage(t *testing.T) {
 	if len(got) != 101 {
 		t.Errorf("yielded %d before the failure, want the first page's 101", len(got))
 	}
+}
+
+func TestWalkWhenTheServerRefusesLargePages(t *testing.T) {
+	ls := newListServer(250)
+	ls.maxLimit = 100
+	ls.beforePage = func(s *listServer, n int) {
+		if n == 4 {
+			for _, id := range s.ids()[:20] {
+				s.delete(id)
+			}
+		}
+	}
+	got, err := walkAll(t, ls, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkWalk(t, got, ls.ids())
 }
