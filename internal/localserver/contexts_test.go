@@ -154,8 +154,8 @@ func TestListOrderAndPaging(t *testing.T) {
 	if p := c.list("?offset=10"); len(p.Data) != 0 || p.HasMore || string(mustJSON(t, p.Data)) != "[]" {
 		t.Errorf("past the end: %+v", p)
 	}
-	if p := c.list("?limit=1000"); p.Limit != 100 {
-		t.Errorf("limit = %d, want the cap 100", p.Limit)
+	if p := c.list("?limit=5000"); p.Limit != 1000 {
+		t.Errorf("limit = %d, want the cap 1000", p.Limit)
 	}
 
 	// Activity moves a context to the front.

@@ -8,7 +8,9 @@ import (
 
 const (
 	defaultLimit = 50
-	maxLimit     = 100
+	// maxLimit only bounds the work one request can ask for: the contract
+	// names no largest page, so any sensible limit is served in full.
+	maxLimit = 1000
 )
 
 // page is the list envelope. It carries no total.
@@ -23,7 +25,7 @@ type pageQuery struct {
 	limit, offset int
 }
 
-// parsePage reads limit (default 50, capped at 100) and offset (default 0).
+// parsePage reads limit (default 50, capped at maxLimit) and offset (default 0).
 func parsePage(q url.Values) (pageQuery, error) {
 	limit, err := intParam(q, "limit", defaultLimit)
 	if err != nil {

@@ -28,9 +28,9 @@ type WalkInput struct {
 // before the walker's offset shifts unseen items back past it, and activity
 // moves an unseen item to the front. Three things keep the walk whole:
 //   - each page asks for one item more than it advances, so its first item
-//     should be the previous page's last (the anchor). A page that starts
-//     strictly older than the anchor has skipped items: the walker steps
-//     back a page and reads again;
+//     should be the previous page's last (the anchor). A page that neither
+//     holds the anchor nor starts before it may have skipped items: the
+//     walker steps back a page and reads again;
 //   - ids already yielded are not yielded again;
 //   - a walk of more than one page ends by reading from the front again for
 //     items whose activity is newer than the newest at the start, which is
@@ -111,7 +111,7 @@ func (w *walker) run(ctx context.Context) error {
 			return err
 		}
 		pages++
-		if anchor != nil && offset > 0 && skipped(page.Data, anchor) {
+		if anchor != nil && offset > 0 && !connects(page.Data, anchor) {
 			offset = max(0, offset-w.in.PageSize)
 			continue
 		}
@@ -135,10 +135,24 @@ func (w *walker) run(ctx context.Context) error {
 	return w.catchUp(ctx, newest)
 }
 
-// skipped reports whether a page starts past the anchor: its first item is
-// strictly older, so whatever lay between was shifted out of reach.
-func skipped(page []ExecutionContext, anchor *ExecutionContext) bool {
-	return len(page) == 0 || page[0].LastActivityAt.Before(anchor.LastActivityAt)
+// connects reports whether a page leaves no gap after the anchor: it holds
+// the anchor itself, or starts with an item newer than the anchor, that is,
+// before the anchor's place. A page that starts with an older item, or one
+// as old but not the anchor (contexts often share a timestamp), may have
+// skipped what the list shifted past it.
+func connects(page []ExecutionContext, anchor *ExecutionContext) bool {
+	if len(page) == 0 {
+		return false
+	}
+	if page[0].LastActivityAt.After(anchor.LastActivityAt) {
+		return true
+	}
+	for _, ec := range page {
+		if ec.ID == anchor.ID {
+			return true
+		}
+	}
+	return false
 }
 
 // catchUp reads from the front for contexts active since the walk began.

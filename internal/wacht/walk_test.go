@@ -246,3 +246,23 @@ func TestWalkWhenTheServerRefusesLargePages(t *testing.T) {
 	}
 	checkWalk(t, got, ls.ids())
 }
+
+func TestWalkSurvivesDeletesAmongContextsOfOneTimestamp(t *testing.T) {
+	ls := newListServer(0)
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := 1000; i > 0; i-- { // ten groups of 100 sharing a timestamp
+		ls.items = append(ls.items, ExecutionContext{ID: strconv.Itoa(i), LastActivityAt: at.Add(time.Duration(i/100) * time.Second)})
+	}
+	ls.beforePage = func(s *listServer, n int) {
+		if n > 1 {
+			for _, id := range s.ids()[:7] { // seen ones leave, ties shift
+				s.delete(id)
+			}
+		}
+	}
+	got, err := walkAll(t, ls, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkWalk(t, got, ls.ids())
+}
