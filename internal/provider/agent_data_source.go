@@ -145,7 +145,7 @@ func (d *agentDataSource) byName(ctx context.Context, name string, diags *diag.D
 		for i, a := range exact {
 			ids[i] = a.ID
 		}
-		slices.SortFunc(ids, compareIDs)
+		slices.SortFunc(ids, shortlex)
 		diags.AddAttributeError(path.Root("name"), "Agent name is ambiguous",
 			fmt.Sprintf("name: %d agents are named %q, with ids %s. Names are not unique: set id instead to pick one.",
 				len(exact), name, strings.Join(ids, ", ")))
@@ -181,18 +181,23 @@ func (d *agentDataSource) search(ctx context.Context, name string) (exact, near 
 	}
 }
 
-// nearMatches names up to maxNearMatches agents whose name contains name, in
-// alphabetical order, to point out a typo or a case mismatch.
+// nearMatches names up to maxNearMatches agents whose name contains name, to
+// point out a typo or a case mismatch. Shortest names come first: they add
+// the least to name, so they are the likeliest meant.
 func nearMatches(name string, near []wacht.Agent) string {
 	if len(near) == 0 {
 		return fmt.Sprintf("No agent's name contains %q either.", name)
 	}
 	names := make([]string, len(near))
 	for i, a := range near {
-		names[i] = fmt.Sprintf("%q", a.Name)
+		names[i] = a.Name
 	}
-	slices.Sort(names)
-	text := fmt.Sprintf("Agents whose names contain it: %s", strings.Join(names[:min(len(names), maxNearMatches)], ", "))
+	slices.SortFunc(names, shortlex)
+	quoted := make([]string, 0, maxNearMatches)
+	for _, n := range names[:min(len(names), maxNearMatches)] {
+		quoted = append(quoted, fmt.Sprintf("%q", n))
+	}
+	text := "Agents whose names contain it: " + strings.Join(quoted, ", ")
 	if more := len(names) - maxNearMatches; more > 0 {
 		text += fmt.Sprintf(" and %d more", more)
 	}

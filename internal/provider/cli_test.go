@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/hashicorp/go-plugin"
-	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6/tf6server"
 )
@@ -21,7 +20,7 @@ const providerAddress = "registry.terraform.io/wacht-platform/wacht"
 // the provider served in-process, for what terraform-plugin-testing cannot
 // see, such as the warnings a plan prints.
 type cli struct {
-	t   *testing.T
+	t   testing.TB
 	dir string
 	env []string
 }
@@ -32,23 +31,26 @@ func newCLI(t *testing.T, config string) *cli {
 		t.Skip("acceptance test: runs with TF_ACC=1, as `make test` sets")
 	}
 	preCheck(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	reattach := make(chan *plugin.ReattachConfig)
-	closed := make(chan struct{})
-	go func() {
-		err := tf6server.Serve(providerAddress, func() tfprotov6.ProviderServer {
-			return providerserver.NewProtocol6(New("test")())()
-		}, tf6server.WithDebug(ctx, reattach, closed), tf6server.WithLoggingSink(t))
-		if err != nil {
-			t.Errorf("serving the provider: %v", err)
-		}
-	}()
-	t.Cleanup(func() { cancel(); <-closed })
-	rc := <-reattach
-	info, err := json.Marshal(map[string]any{providerAddress: map[string]any{
-		"Protocol": rc.Protocol, "ProtocolVersion": rc.ProtocolVersion, "Pid": rc.Pid, "Test": true,
-		"Addr": map[string]string{"Network": rc.Addr.Network(), "String": rc.Addr.String()},
-	}})
+	server, err := NewProtocol6Server("test")() // as main.go serves it
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startCLI(t, config, map[string]func() tfprotov6.ProviderServer{
+		providerAddress: func() tfprotov6.ProviderServer { return server },
+	})
+}
+
+// startCLI serves each provider in-process under its address and inits a
+// working directory that reattaches them all, opts applying to every
+// provider. It takes a testing.TB for the benchmarks, which do their own
+// checks of the environment.
+func startCLI(t testing.TB, config string, providers map[string]func() tfprotov6.ProviderServer, opts ...tf6server.ServeOpt) *cli {
+	t.Helper()
+	reattach := map[string]any{}
+	for addr, factory := range providers {
+		reattach[addr] = serveInProcess(t, addr, factory, opts...)
+	}
+	info, err := json.Marshal(reattach)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,6 +59,33 @@ func newCLI(t *testing.T, config string) *cli {
 	c.must("init", "-no-color")
 	return c
 }
+
+// serveInProcess serves a provider in debug mode until the test ends and
+// returns its TF_REATTACH_PROVIDERS entry.
+func serveInProcess(t testing.TB, addr string, factory func() tfprotov6.ProviderServer, opts ...tf6server.ServeOpt) map[string]any {
+	ctx, cancel := context.WithCancel(context.Background())
+	reattach := make(chan *plugin.ReattachConfig)
+	closed := make(chan struct{})
+	opts = append([]tf6server.ServeOpt{tf6server.WithDebug(ctx, reattach, closed), tf6server.WithLoggingSink(sinkT{t})}, opts...)
+	go func() {
+		err := tf6server.Serve(addr, factory, opts...)
+		if err != nil {
+			t.Errorf("serving the provider: %v", err)
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-closed })
+	rc := <-reattach
+	return map[string]any{
+		"Protocol": rc.Protocol, "ProtocolVersion": rc.ProtocolVersion, "Pid": rc.Pid, "Test": true,
+		"Addr": map[string]string{"Network": rc.Addr.Network(), "String": rc.Addr.String()},
+	}
+}
+
+// sinkT lets any testing.TB be the logging sink's T, which also wants
+// Parallel (a *testing.B has none).
+type sinkT struct{ testing.TB }
+
+func (sinkT) Parallel() {}
 
 func (c *cli) write(config string) {
 	c.t.Helper()

@@ -112,7 +112,7 @@ func (d *executionContextsDataSource) Read(ctx context.Context, req datasource.R
 		return
 	}
 	slices.SortFunc(found, func(a, b *wacht.ExecutionContext) int {
-		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), compareIDs(a.ID, b.ID))
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), shortlex(a.ID, b.ID))
 	})
 	m.IDs = make([]string, 0, len(found))
 	m.Contexts = make([]contextFields, 0, len(found))
@@ -130,8 +130,9 @@ func (d *executionContextsDataSource) agentMissing(ctx context.Context, agentID 
 	return errors.Is(err, wacht.ErrNotFound)
 }
 
-// compareIDs orders canonical decimal ids numerically: shorter is smaller.
-func compareIDs(a, b string) int {
+// shortlex orders strings by length, then bytewise: numeric order for
+// canonical decimal ids.
+func shortlex(a, b string) int {
 	return cmp.Or(cmp.Compare(len(a), len(b)), cmp.Compare(a, b))
 }
 

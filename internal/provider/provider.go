@@ -10,8 +10,10 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/float64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework/action"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/list"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
@@ -48,6 +50,7 @@ type providerModel struct {
 	MaxRetries     types.Int64  `tfsdk:"max_retries"`
 	RequestTimeout types.String `tfsdk:"request_timeout"`
 	RateLimits     types.Object `tfsdk:"rate_limits"`
+	BatchReads     types.Bool   `tfsdk:"batch_reads"`
 }
 
 type rateLimitsModel struct {
@@ -112,6 +115,12 @@ func (p *wachtProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp
 				Optional:            true,
 				MarkdownDescription: fmt.Sprintf("Time limit for one HTTP request, as a duration such as `30s`. Defaults to `%s`.", defaultRequestTimeout),
 				Validators:          []validator.String{durationValidator()},
+			},
+			"batch_reads": schema.BoolAttribute{
+				Optional: true,
+				MarkdownDescription: "When many contexts are refreshed at once, read them from list pages (100 contexts a " +
+					"request) instead of one request each, so a plan of hundreds of contexts stays within the read limit. A " +
+					"context missing from a page is still confirmed with its own request before it leaves the state. Defaults to `true`.",
 			},
 			"rate_limits": schema.SingleNestedAttribute{
 				Optional: true,
@@ -180,6 +189,8 @@ func (p *wachtProvider) Configure(ctx context.Context, req provider.ConfigureReq
 		RequestTimeout: timeout,
 		Limits:         &limits,
 		Logger:         tflogLogger{},
+		// Batching is on unless switched off.
+		DisableReadBatching: !cfg.BatchReads.IsNull() && !cfg.BatchReads.ValueBool(),
 	})
 	if err != nil {
 		resp.Diagnostics.AddError("Unable to configure the Wacht client", err.Error())
@@ -187,6 +198,8 @@ func (p *wachtProvider) Configure(ctx context.Context, req provider.ConfigureReq
 	}
 	resp.ResourceData = client
 	resp.DataSourceData = client
+	resp.ListResourceData = client
+	resp.ActionData = client
 }
 
 // unknownAttributes names the settings whose values are not known yet, as
@@ -195,7 +208,7 @@ func unknownAttributes(cfg providerModel) []string {
 	var out []string
 	for name, v := range map[string]attr.Value{
 		"api_key": cfg.APIKey, "base_url": cfg.BaseURL, "max_retries": cfg.MaxRetries,
-		"request_timeout": cfg.RequestTimeout, "rate_limits": cfg.RateLimits,
+		"request_timeout": cfg.RequestTimeout, "rate_limits": cfg.RateLimits, "batch_reads": cfg.BatchReads,
 	} {
 		if v.IsUnknown() {
 			out = append(out, name)
@@ -251,6 +264,18 @@ func (p *wachtProvider) DataSources(context.Context) []func() datasource.DataSou
 		newExecutionContextsDataSource,
 		newExecutionContextDataSource,
 		newAgentDataSource,
+	}
+}
+
+func (p *wachtProvider) ListResources(context.Context) []func() list.ListResource {
+	return []func() list.ListResource{
+		newExecutionContextListResource,
+	}
+}
+
+func (p *wachtProvider) Actions(context.Context) []func() action.Action {
+	return []func() action.Action{
+		newExecutionContextPurgeAction,
 	}
 }
 

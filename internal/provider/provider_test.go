@@ -6,7 +6,6 @@ import (
 	"regexp"
 	"testing"
 
-	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 
@@ -14,9 +13,9 @@ import (
 )
 
 // protoV6 serves the provider in-process to the Terraform CLI that
-// terraform-plugin-testing drives.
+// terraform-plugin-testing drives, as main.go serves it.
 var protoV6 = map[string]func() (tfprotov6.ProviderServer, error){
-	"wacht": providerserver.NewProtocol6WithError(New("test")()),
+	"wacht": NewProtocol6Server("test"),
 }
 
 // testServer starts the local Wacht server on loopback for one test, with

@@ -1,0 +1,160 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/list"
+	"github.com/hashicorp/terraform-plugin-framework/list/schema"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/provider"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/wacht-platform/terraform-provider-wacht/internal/wacht"
+)
+
+var (
+	_ list.ListResourceWithConfigure     = (*executionContextListResource)(nil)
+	_ provider.ProviderWithListResources = (*wachtProvider)(nil)
+)
+
+// executionContextListResource lists an agent's contexts for `terraform
+// query` (Terraform 1.14+). It embeds the resource for the name and the
+// client it shares with it: the framework pairs them by that name.
+type executionContextListResource struct {
+	executionContextResource
+}
+
+func newExecutionContextListResource() list.ListResource { return &executionContextListResource{} }
+
+// contextScope picks an agent's contexts; the list resource and the purge
+// action share it.
+type contextScope struct {
+	AgentID      types.String `tfsdk:"agent_id"`
+	Status       types.String `tfsdk:"status"`
+	ContextGroup types.String `tfsdk:"context_group"`
+}
+
+// walk lists every context of the scope, filtering on the server.
+func (s contextScope) walk(ctx context.Context, client *wacht.Client) iter.Seq2[*wacht.ExecutionContext, error] {
+	return client.ExecutionContexts(ctx, wacht.WalkInput{
+		AgentID:      s.AgentID.ValueString(),
+		Status:       wacht.Status(s.Status.ValueString()),
+		ContextGroup: s.ContextGroup.ValueString(),
+		PageSize:     wacht.DefaultPageSize,
+	})
+}
+
+// listingError reports a failed walk, naming the agent.
+func listingError(diags *diag.Diagnostics, agentID string, err error) {
+	addAPIError(diags, "listing", "execution contexts of agent", agentID, err)
+}
+
+// unknownAgent tells a typo in agent_id from an agent without contexts,
+// which the API lists alike. Only a definite 404 counts.
+func unknownAgent(ctx context.Context, client *wacht.Client, agentID string, diags *diag.Diagnostics) {
+	if _, err := client.GetAgent(ctx, agentID); errors.Is(err, wacht.ErrNotFound) {
+		diags.AddAttributeError(path.Root("agent_id"), "Unknown agent",
+			fmt.Sprintf("agent_id: no agent %s exists in this deployment, so it has no contexts. "+
+				"Use the id of an existing agent, for example from the wacht_agent data source.", agentID))
+	}
+}
+
+func (r *executionContextListResource) ListResourceConfigSchema(_ context.Context, _ list.ListResourceSchemaRequest, resp *list.ListResourceSchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Lists the execution contexts of one agent for `terraform query` (Terraform 1.14+), every " +
+			"page of them, each exactly once even while contexts change during the listing. Each result carries the " +
+			"context's identity (its id), its title as display name and, with `include_resource = true`, all its " +
+			"attributes; `terraform query -generate-config-out` turns the results into `import` blocks.",
+		Attributes: map[string]schema.Attribute{
+			"agent_id": schema.StringAttribute{
+				Required:            true,
+				MarkdownDescription: "Id of the agent whose contexts to list. An agent that does not exist is an error.",
+				Validators:          []validator.String{idValidator()},
+			},
+			"status": schema.StringAttribute{
+				Optional:            true,
+				MarkdownDescription: "Only contexts in this status: one of " + quotedStatuses() + ".",
+				Validators:          []validator.String{stringvalidator.OneOf(statusNames()...)},
+			},
+			"context_group": schema.StringAttribute{
+				Optional:            true,
+				MarkdownDescription: "Only contexts of this group (exact match).",
+			},
+		},
+	}
+}
+
+// List streams the contexts as the walker yields them, page by page, and
+// stops reading pages once Terraform has the results it asked for.
+func (r *executionContextListResource) List(ctx context.Context, req list.ListRequest, stream *list.ListResultsStream) {
+	var scope contextScope
+	if diags := req.Config.Get(ctx, &scope); diags.HasError() {
+		stream.Results = list.ListResultsStreamDiagnostics(diags)
+		return
+	}
+	noTimeouts, diags := nullTimeouts(ctx, req)
+	if diags.HasError() {
+		stream.Results = list.ListResultsStreamDiagnostics(diags)
+		return
+	}
+	agentID := scope.AgentID.ValueString()
+	stream.Results = func(push func(list.ListResult) bool) {
+		var listed int64
+		for ec, err := range scope.walk(ctx, r.client) {
+			if err != nil {
+				var diags diag.Diagnostics
+				listingError(&diags, agentID, err)
+				push(list.ListResult{Diagnostics: diags})
+				return
+			}
+			if !push(r.result(ctx, req, ec, noTimeouts)) {
+				return
+			}
+			if listed++; listed == req.Limit {
+				return
+			}
+		}
+		if listed == 0 {
+			var diags diag.Diagnostics
+			unknownAgent(ctx, r.client, agentID, &diags)
+			if diags.HasError() {
+				push(list.ListResult{Diagnostics: diags})
+			}
+		}
+	}
+}
+
+// nullTimeouts is a listed context's timeouts block: absent, as after an
+// import, but of the type the resource's schema gives the block, which the
+// framework checks.
+func nullTimeouts(ctx context.Context, req list.ListRequest) (timeouts.Value, diag.Diagnostics) {
+	typ, diags := req.ResourceSchema.TypeAtPath(ctx, path.Root("timeouts"))
+	block, ok := typ.(timeouts.Type)
+	if !ok {
+		diags.AddError("Unexpected timeouts type", fmt.Sprintf("Expected timeouts.Type, got %T. Please report this issue to the provider developers.", typ))
+	}
+	return timeouts.Value{Object: types.ObjectNull(block.AttrTypes)}, diags
+}
+
+func (r *executionContextListResource) result(ctx context.Context, req list.ListRequest, ec *wacht.ExecutionContext, noTimeouts timeouts.Value) list.ListResult {
+	result := req.NewListResult(ctx)
+	result.DisplayName = ec.Title
+	if result.DisplayName == "" {
+		result.DisplayName = "untitled context " + ec.ID
+	}
+	setIdentity(ctx, result.Identity, types.StringValue(ec.ID), &result.Diagnostics)
+	if req.IncludeResource {
+		// The resource as an import would read it.
+		m := executionContextResourceModel{contextFields: newContextFields(ec), Timeouts: noTimeouts}
+		m.defaultSettings()
+		result.Diagnostics.Append(result.Resource.Set(ctx, &m)...)
+	}
+	return result
+}

@@ -1,0 +1,289 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+)
+
+// NewProtocol6Server returns the factory of the server main.go serves and
+// the tests use: the framework's protocol 6 server for this provider, in a
+// releasingServer.
+func NewProtocol6Server(version string) func() (tfprotov6.ProviderServer, error) {
+	return func() (tfprotov6.ProviderServer, error) {
+		inner, err := providerserver.NewProtocol6WithError(New(version)())()
+		if err != nil {
+			return nil, err
+		}
+		return newReleasingServer(inner)
+	}
+}
+
+// protocol6Server is ProviderServer with the RPCs tfprotov6 still keeps in
+// optional interfaces: tf6server serves those only when its downstream has
+// them, so the wrapper must have them all.
+type protocol6Server interface {
+	tfprotov6.ProviderServerWithListResource
+	tfprotov6.ProviderServerWithActions
+	tfprotov6.ProviderServerWithStateStores
+}
+
+// releaseEvery is how many RPCs may end between two releases: each keeps
+// some 35 KB until released.
+const releaseEvery = 64
+
+// releasingServer works around a leak in terraform-plugin-framework v1.19.0
+// (the latest): proto6server.Server.registerContext wraps every RPC's
+// context in context.WithCancel and keeps the cancel func, and with it the
+// whole context chain (loggers, gRPC data), until StopProvider calls
+// cancelRegisteredContexts. A plan of 500 contexts so grows the provider by
+// tens of MiB.
+//
+// The framework's StopProvider is the only way to drop them, and it cancels
+// every registered context. So each RPC holds mu's read lock while it runs,
+// and once releaseEvery RPCs have ended, an RPC that ends with none other in
+// flight takes the write lock (TryLock: it never waits) and calls the inner
+// StopProvider. That cancels only contexts of RPCs that have returned, which
+// gRPC has cancelled already (transport's finishStream), and detached ones
+// (context.WithoutCancel, as reads.go's batch walk uses) ignore it. In
+// v1.19.0 StopProvider does nothing else.
+//
+// Terraform's StopProvider passes straight through: it takes no lock, and
+// cancels the RPCs in flight as before.
+type releasingServer struct {
+	inner  protocol6Server
+	mu     sync.RWMutex // read-held by each RPC in flight, write-held by a release
+	served atomic.Int64 // RPCs ended since the last release
+}
+
+var _ protocol6Server = (*releasingServer)(nil)
+
+func newReleasingServer(inner tfprotov6.ProviderServer) (*releasingServer, error) {
+	full, ok := inner.(protocol6Server)
+	if !ok {
+		return nil, fmt.Errorf("%T lacks list resource, action or state store RPCs", inner)
+	}
+	return &releasingServer{inner: full}, nil
+}
+
+// begin marks an RPC in flight; the function it returns ends it.
+func (s *releasingServer) begin() func() {
+	s.mu.RLock()
+	return s.end
+}
+
+func (s *releasingServer) end() {
+	s.mu.RUnlock()
+	if s.served.Add(1) >= releaseEvery {
+		s.release()
+	}
+}
+
+// release drops the framework's cancel funcs unless an RPC is in flight;
+// then the last of them to end tries again.
+func (s *releasingServer) release() {
+	if !s.mu.TryLock() {
+		return
+	}
+	defer s.mu.Unlock()
+	s.served.Store(0)
+	_, _ = s.inner.StopProvider(context.Background(), &tfprotov6.StopProviderRequest{}) // never fails
+}
+
+// unary runs an RPC that is over when fn returns.
+func unary[Req, Resp any](s *releasingServer, ctx context.Context, req Req, fn func(context.Context, Req) (Resp, error)) (Resp, error) {
+	defer s.begin()()
+	return fn(ctx, req)
+}
+
+// streamed runs an RPC whose response carries an iterator, *seq(resp), that
+// goes on using the RPC's context: the RPC is in flight until the iterator
+// returns (consumed, or stopped early by its consumer), or until ctx is done
+// if the iterator is never run: the framework's context is ctx's child,
+// cancelled with it, so a release can no longer change anything for it.
+func streamed[Req, Resp, T any](s *releasingServer, ctx context.Context, req Req, fn func(context.Context, Req) (*Resp, error), seq func(*Resp) *iter.Seq[T]) (*Resp, error) {
+	end := sync.OnceFunc(s.begin())
+	handedOver := false
+	defer func() {
+		if !handedOver {
+			end()
+		}
+	}()
+	resp, err := fn(ctx, req)
+	if err != nil || resp == nil || *seq(resp) == nil {
+		return resp, err
+	}
+	inner := *seq(resp)
+	stop := context.AfterFunc(ctx, end)
+	*seq(resp) = func(yield func(T) bool) {
+		defer end()
+		defer stop()
+		inner(yield)
+	}
+	handedOver = true
+	return resp, nil
+}
+
+func listResults(r *tfprotov6.ListResourceServerStream) *iter.Seq[tfprotov6.ListResourceResult] {
+	return &r.Results
+}
+
+func actionEvents(r *tfprotov6.InvokeActionServerStream) *iter.Seq[tfprotov6.InvokeActionEvent] {
+	return &r.Events
+}
+
+func stateChunks(r *tfprotov6.ReadStateBytesStream) *iter.Seq[tfprotov6.ReadStateByteChunk] {
+	return &r.Chunks
+}
+
+// StopProvider is Terraform's: it cancels the RPCs in flight, without
+// waiting for any lock.
+func (s *releasingServer) StopProvider(ctx context.Context, req *tfprotov6.StopProviderRequest) (*tfprotov6.StopProviderResponse, error) {
+	return s.inner.StopProvider(ctx, req)
+}
+
+func (s *releasingServer) GetMetadata(ctx context.Context, req *tfprotov6.GetMetadataRequest) (*tfprotov6.GetMetadataResponse, error) {
+	return unary(s, ctx, req, s.inner.GetMetadata)
+}
+
+func (s *releasingServer) GetProviderSchema(ctx context.Context, req *tfprotov6.GetProviderSchemaRequest) (*tfprotov6.GetProviderSchemaResponse, error) {
+	return unary(s, ctx, req, s.inner.GetProviderSchema)
+}
+
+func (s *releasingServer) GetResourceIdentitySchemas(ctx context.Context, req *tfprotov6.GetResourceIdentitySchemasRequest) (*tfprotov6.GetResourceIdentitySchemasResponse, error) {
+	return unary(s, ctx, req, s.inner.GetResourceIdentitySchemas)
+}
+
+func (s *releasingServer) ValidateProviderConfig(ctx context.Context, req *tfprotov6.ValidateProviderConfigRequest) (*tfprotov6.ValidateProviderConfigResponse, error) {
+	return unary(s, ctx, req, s.inner.ValidateProviderConfig)
+}
+
+func (s *releasingServer) ConfigureProvider(ctx context.Context, req *tfprotov6.ConfigureProviderRequest) (*tfprotov6.ConfigureProviderResponse, error) {
+	return unary(s, ctx, req, s.inner.ConfigureProvider)
+}
+
+func (s *releasingServer) ValidateResourceConfig(ctx context.Context, req *tfprotov6.ValidateResourceConfigRequest) (*tfprotov6.ValidateResourceConfigResponse, error) {
+	return unary(s, ctx, req, s.inner.ValidateResourceConfig)
+}
+
+func (s *releasingServer) UpgradeResourceState(ctx context.Context, req *tfprotov6.UpgradeResourceStateRequest) (*tfprotov6.UpgradeResourceStateResponse, error) {
+	return unary(s, ctx, req, s.inner.UpgradeResourceState)
+}
+
+func (s *releasingServer) ReadResource(ctx context.Context, req *tfprotov6.ReadResourceRequest) (*tfprotov6.ReadResourceResponse, error) {
+	return unary(s, ctx, req, s.inner.ReadResource)
+}
+
+func (s *releasingServer) PlanResourceChange(ctx context.Context, req *tfprotov6.PlanResourceChangeRequest) (*tfprotov6.PlanResourceChangeResponse, error) {
+	return unary(s, ctx, req, s.inner.PlanResourceChange)
+}
+
+func (s *releasingServer) ApplyResourceChange(ctx context.Context, req *tfprotov6.ApplyResourceChangeRequest) (*tfprotov6.ApplyResourceChangeResponse, error) {
+	return unary(s, ctx, req, s.inner.ApplyResourceChange)
+}
+
+func (s *releasingServer) ImportResourceState(ctx context.Context, req *tfprotov6.ImportResourceStateRequest) (*tfprotov6.ImportResourceStateResponse, error) {
+	return unary(s, ctx, req, s.inner.ImportResourceState)
+}
+
+func (s *releasingServer) MoveResourceState(ctx context.Context, req *tfprotov6.MoveResourceStateRequest) (*tfprotov6.MoveResourceStateResponse, error) {
+	return unary(s, ctx, req, s.inner.MoveResourceState)
+}
+
+func (s *releasingServer) UpgradeResourceIdentity(ctx context.Context, req *tfprotov6.UpgradeResourceIdentityRequest) (*tfprotov6.UpgradeResourceIdentityResponse, error) {
+	return unary(s, ctx, req, s.inner.UpgradeResourceIdentity)
+}
+
+func (s *releasingServer) GenerateResourceConfig(ctx context.Context, req *tfprotov6.GenerateResourceConfigRequest) (*tfprotov6.GenerateResourceConfigResponse, error) {
+	return unary(s, ctx, req, s.inner.GenerateResourceConfig)
+}
+
+func (s *releasingServer) ValidateDataResourceConfig(ctx context.Context, req *tfprotov6.ValidateDataResourceConfigRequest) (*tfprotov6.ValidateDataResourceConfigResponse, error) {
+	return unary(s, ctx, req, s.inner.ValidateDataResourceConfig)
+}
+
+func (s *releasingServer) ReadDataSource(ctx context.Context, req *tfprotov6.ReadDataSourceRequest) (*tfprotov6.ReadDataSourceResponse, error) {
+	return unary(s, ctx, req, s.inner.ReadDataSource)
+}
+
+func (s *releasingServer) CallFunction(ctx context.Context, req *tfprotov6.CallFunctionRequest) (*tfprotov6.CallFunctionResponse, error) {
+	return unary(s, ctx, req, s.inner.CallFunction)
+}
+
+func (s *releasingServer) GetFunctions(ctx context.Context, req *tfprotov6.GetFunctionsRequest) (*tfprotov6.GetFunctionsResponse, error) {
+	return unary(s, ctx, req, s.inner.GetFunctions)
+}
+
+func (s *releasingServer) ValidateEphemeralResourceConfig(ctx context.Context, req *tfprotov6.ValidateEphemeralResourceConfigRequest) (*tfprotov6.ValidateEphemeralResourceConfigResponse, error) {
+	return unary(s, ctx, req, s.inner.ValidateEphemeralResourceConfig)
+}
+
+func (s *releasingServer) OpenEphemeralResource(ctx context.Context, req *tfprotov6.OpenEphemeralResourceRequest) (*tfprotov6.OpenEphemeralResourceResponse, error) {
+	return unary(s, ctx, req, s.inner.OpenEphemeralResource)
+}
+
+func (s *releasingServer) RenewEphemeralResource(ctx context.Context, req *tfprotov6.RenewEphemeralResourceRequest) (*tfprotov6.RenewEphemeralResourceResponse, error) {
+	return unary(s, ctx, req, s.inner.RenewEphemeralResource)
+}
+
+func (s *releasingServer) CloseEphemeralResource(ctx context.Context, req *tfprotov6.CloseEphemeralResourceRequest) (*tfprotov6.CloseEphemeralResourceResponse, error) {
+	return unary(s, ctx, req, s.inner.CloseEphemeralResource)
+}
+
+func (s *releasingServer) ValidateListResourceConfig(ctx context.Context, req *tfprotov6.ValidateListResourceConfigRequest) (*tfprotov6.ValidateListResourceConfigResponse, error) {
+	return unary(s, ctx, req, s.inner.ValidateListResourceConfig)
+}
+
+func (s *releasingServer) ListResource(ctx context.Context, req *tfprotov6.ListResourceRequest) (*tfprotov6.ListResourceServerStream, error) {
+	return streamed(s, ctx, req, s.inner.ListResource, listResults)
+}
+
+func (s *releasingServer) ValidateActionConfig(ctx context.Context, req *tfprotov6.ValidateActionConfigRequest) (*tfprotov6.ValidateActionConfigResponse, error) {
+	return unary(s, ctx, req, s.inner.ValidateActionConfig)
+}
+
+func (s *releasingServer) PlanAction(ctx context.Context, req *tfprotov6.PlanActionRequest) (*tfprotov6.PlanActionResponse, error) {
+	return unary(s, ctx, req, s.inner.PlanAction)
+}
+
+func (s *releasingServer) InvokeAction(ctx context.Context, req *tfprotov6.InvokeActionRequest) (*tfprotov6.InvokeActionServerStream, error) {
+	return streamed(s, ctx, req, s.inner.InvokeAction, actionEvents)
+}
+
+func (s *releasingServer) ValidateStateStoreConfig(ctx context.Context, req *tfprotov6.ValidateStateStoreConfigRequest) (*tfprotov6.ValidateStateStoreConfigResponse, error) {
+	return unary(s, ctx, req, s.inner.ValidateStateStoreConfig)
+}
+
+func (s *releasingServer) ConfigureStateStore(ctx context.Context, req *tfprotov6.ConfigureStateStoreRequest) (*tfprotov6.ConfigureStateStoreResponse, error) {
+	return unary(s, ctx, req, s.inner.ConfigureStateStore)
+}
+
+func (s *releasingServer) ReadStateBytes(ctx context.Context, req *tfprotov6.ReadStateBytesRequest) (*tfprotov6.ReadStateBytesStream, error) {
+	return streamed(s, ctx, req, s.inner.ReadStateBytes, stateChunks)
+}
+
+// WriteStateBytes consumes its request stream before it returns.
+func (s *releasingServer) WriteStateBytes(ctx context.Context, req *tfprotov6.WriteStateBytesStream) (*tfprotov6.WriteStateBytesResponse, error) {
+	return unary(s, ctx, req, s.inner.WriteStateBytes)
+}
+
+func (s *releasingServer) GetStates(ctx context.Context, req *tfprotov6.GetStatesRequest) (*tfprotov6.GetStatesResponse, error) {
+	return unary(s, ctx, req, s.inner.GetStates)
+}
+
+func (s *releasingServer) DeleteState(ctx context.Context, req *tfprotov6.DeleteStateRequest) (*tfprotov6.DeleteStateResponse, error) {
+	return unary(s, ctx, req, s.inner.DeleteState)
+}
+
+func (s *releasingServer) LockState(ctx context.Context, req *tfprotov6.LockStateRequest) (*tfprotov6.LockStateResponse, error) {
+	return unary(s, ctx, req, s.inner.LockState)
+}
+
+func (s *releasingServer) UnlockState(ctx context.Context, req *tfprotov6.UnlockStateRequest) (*tfprotov6.UnlockStateResponse, error) {
+	return unary(s, ctx, req, s.inner.UnlockState)
+}
