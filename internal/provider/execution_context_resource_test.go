@@ -72,99 +72,94 @@ func TestAccExecutionContextLifecycle(t *testing.T) {
 	srv := startServer(t, localserver.Options{})
 	other := srv.AddAgent("billing-bot", "").ID
 	var id, firstID string
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { preCheck(t) },
-		ProtoV6ProviderFactories: protoV6,
-		CheckDestroy:             srv.destroyed,
-		Steps: []resource.TestStep{
-			{
-				Config: srv.contextConfig(`title = "Support triage"`, `system_instructions = "Be brief."`,
-					`context_group = "support"`, fmt.Sprintf("agent_id = %q", srv.agentID)),
-				Check: resource.ComposeAggregateTestCheckFunc(
-					stateID(&id), stateID(&firstID),
-					resource.TestCheckResourceAttr(ctxAddr, "title", "Support triage"),
-					resource.TestCheckResourceAttr(ctxAddr, "system_instructions", "Be brief."),
-					resource.TestCheckResourceAttr(ctxAddr, "context_group", "support"),
-					resource.TestCheckResourceAttr(ctxAddr, "agent_id", srv.agentID),
-					resource.TestCheckResourceAttr(ctxAddr, "status", "idle"),
-					resource.TestCheckResourceAttr(ctxAddr, "cancel_on_destroy", "false"),
-					resource.TestCheckResourceAttr(ctxAddr, "deployment_id", srv.DeploymentID()),
-					resource.TestCheckResourceAttrSet(ctxAddr, "created_at"),
-					resource.TestCheckNoResourceAttr(ctxAddr, "completed_at"),
-					srv.onServer(&id, func(ec localserver.ExecutionContext) error {
-						if ec.Title != "Support triage" || *ec.SystemInstructions != "Be brief." || *ec.AgentID != srv.agentID {
-							return fmt.Errorf("server holds %+v", ec)
-						}
-						return nil
-					}),
-				),
+	srv.test(t, []resource.TestStep{
+		{
+			Config: srv.contextConfig(`title = "Support triage"`, `system_instructions = "Be brief."`,
+				`context_group = "support"`, fmt.Sprintf("agent_id = %q", srv.agentID)),
+			Check: resource.ComposeAggregateTestCheckFunc(
+				stateID(&id), stateID(&firstID),
+				resource.TestCheckResourceAttr(ctxAddr, "title", "Support triage"),
+				resource.TestCheckResourceAttr(ctxAddr, "system_instructions", "Be brief."),
+				resource.TestCheckResourceAttr(ctxAddr, "context_group", "support"),
+				resource.TestCheckResourceAttr(ctxAddr, "agent_id", srv.agentID),
+				resource.TestCheckResourceAttr(ctxAddr, "status", "idle"),
+				resource.TestCheckResourceAttr(ctxAddr, "cancel_on_destroy", "false"),
+				resource.TestCheckResourceAttr(ctxAddr, "deployment_id", srv.DeploymentID()),
+				resource.TestCheckResourceAttrSet(ctxAddr, "created_at"),
+				resource.TestCheckNoResourceAttr(ctxAddr, "completed_at"),
+				srv.onServer(&id, func(ec localserver.ExecutionContext) error {
+					if ec.Title != "Support triage" || *ec.SystemInstructions != "Be brief." || *ec.AgentID != srv.agentID {
+						return fmt.Errorf("server holds %+v", ec)
+					}
+					return nil
+				}),
+			),
+		},
+		{
+			// Changing a field updates in place with a PATCH of that field.
+			PreConfig: srv.ResetRequests,
+			Config: srv.contextConfig(`title = "Support triage (EU)"`, `system_instructions = ""`,
+				`context_group = "support"`, fmt.Sprintf("agent_id = %q", srv.agentID)),
+			ConfigPlanChecks: resource.ConfigPlanChecks{
+				PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(ctxAddr, plancheck.ResourceActionUpdate)},
 			},
-			{
-				// Changing a field updates in place with a PATCH of that field.
-				PreConfig: srv.ResetRequests,
-				Config: srv.contextConfig(`title = "Support triage (EU)"`, `system_instructions = ""`,
-					`context_group = "support"`, fmt.Sprintf("agent_id = %q", srv.agentID)),
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(ctxAddr, plancheck.ResourceActionUpdate)},
+			Check: resource.ComposeAggregateTestCheckFunc(
+				resource.TestCheckResourceAttrPtr(ctxAddr, "id", &firstID),
+				resource.TestCheckResourceAttr(ctxAddr, "title", "Support triage (EU)"),
+				resource.TestCheckResourceAttr(ctxAddr, "system_instructions", ""),
+				srv.onServer(&id, func(ec localserver.ExecutionContext) error {
+					if ec.Title != "Support triage (EU)" || ec.SystemInstructions == nil || *ec.SystemInstructions != "" {
+						return fmt.Errorf("server holds %+v", ec)
+					}
+					if n := srv.Count(http.MethodPatch, itemRoute, 200); n != 1 {
+						return fmt.Errorf("%d PATCH requests, want 1", n)
+					}
+					return nil
+				}),
+			),
+		},
+		{
+			// Left out, arguments keep what the server holds: no plan.
+			Config:             srv.contextConfig(fmt.Sprintf("agent_id = %q", srv.agentID)),
+			PlanOnly:           true,
+			ExpectNonEmptyPlan: false,
+		},
+		{
+			// Another agent: the API cannot move a context, so it is replaced.
+			Config: srv.contextConfig(`title = "Support triage (EU)"`, fmt.Sprintf("agent_id = %q", other)),
+			ConfigPlanChecks: resource.ConfigPlanChecks{
+				PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(ctxAddr, plancheck.ResourceActionDestroyBeforeCreate)},
+			},
+			Check: resource.ComposeAggregateTestCheckFunc(
+				stateID(&id),
+				resource.TestCheckResourceAttr(ctxAddr, "agent_id", other),
+				func(*terraform.State) error {
+					if _, ok := srv.Context(firstID); ok || id == firstID {
+						return fmt.Errorf("the replaced context %s is still on the server", firstID)
+					}
+					return nil
 				},
-				Check: resource.ComposeAggregateTestCheckFunc(
-					resource.TestCheckResourceAttrPtr(ctxAddr, "id", &firstID),
-					resource.TestCheckResourceAttr(ctxAddr, "title", "Support triage (EU)"),
-					resource.TestCheckResourceAttr(ctxAddr, "system_instructions", ""),
-					srv.onServer(&id, func(ec localserver.ExecutionContext) error {
-						if ec.Title != "Support triage (EU)" || ec.SystemInstructions == nil || *ec.SystemInstructions != "" {
-							return fmt.Errorf("server holds %+v", ec)
-						}
-						if n := srv.Count(http.MethodPatch, itemRoute, 200); n != 1 {
-							return fmt.Errorf("%d PATCH requests, want 1", n)
-						}
-						return nil
-					}),
-				),
-			},
-			{
-				// Left out, arguments keep what the server holds: no plan.
-				Config:             srv.contextConfig(fmt.Sprintf("agent_id = %q", srv.agentID)),
-				PlanOnly:           true,
-				ExpectNonEmptyPlan: false,
-			},
-			{
-				// Another agent: the API cannot move a context, so it is replaced.
-				Config: srv.contextConfig(`title = "Support triage (EU)"`, fmt.Sprintf("agent_id = %q", other)),
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(ctxAddr, plancheck.ResourceActionDestroyBeforeCreate)},
+			),
+		},
+		{
+			// Turning on cancel_on_destroy touches nothing on the server.
+			PreConfig: srv.ResetRequests,
+			Config:    srv.contextConfig(`title = "Support triage (EU)"`, fmt.Sprintf("agent_id = %q", other), "cancel_on_destroy = true"),
+			Check: resource.ComposeAggregateTestCheckFunc(
+				resource.TestCheckResourceAttr(ctxAddr, "cancel_on_destroy", "true"),
+				func(*terraform.State) error {
+					if n := srv.Count(http.MethodPatch, itemRoute, -1); n != 0 {
+						return fmt.Errorf("%d PATCH requests, want none", n)
+					}
+					return nil
 				},
-				Check: resource.ComposeAggregateTestCheckFunc(
-					stateID(&id),
-					resource.TestCheckResourceAttr(ctxAddr, "agent_id", other),
-					func(*terraform.State) error {
-						if _, ok := srv.Context(firstID); ok || id == firstID {
-							return fmt.Errorf("the replaced context %s is still on the server", firstID)
-						}
-						return nil
-					},
-				),
-			},
-			{
-				// Turning on cancel_on_destroy touches nothing on the server.
-				PreConfig: srv.ResetRequests,
-				Config:    srv.contextConfig(`title = "Support triage (EU)"`, fmt.Sprintf("agent_id = %q", other), "cancel_on_destroy = true"),
-				Check: resource.ComposeAggregateTestCheckFunc(
-					resource.TestCheckResourceAttr(ctxAddr, "cancel_on_destroy", "true"),
-					func(*terraform.State) error {
-						if n := srv.Count(http.MethodPatch, itemRoute, -1); n != 0 {
-							return fmt.Errorf("%d PATCH requests, want none", n)
-						}
-						return nil
-					},
-				),
-			},
-			{
-				ResourceName:            ctxAddr,
-				ImportState:             true,
-				ImportStateVerify:       true,
-				ImportStateVerifyIgnore: []string{"cancel_on_destroy", "updated_at", "last_activity_at"},
-			},
+			),
+		},
+		{
+			ResourceName:            ctxAddr,
+			ImportState:             true,
+			ImportStateVerify:       true,
+			ImportStateVerifyIgnore: []string{"cancel_on_destroy", "updated_at", "last_activity_at"},
 		},
 	})
 }
@@ -174,34 +169,29 @@ func TestAccExecutionContextImportBlockAndBareResource(t *testing.T) {
 	group := "imported"
 	instructions := "Made by hand."
 	ec := srv.AddContext(localserver.ExecutionContext{Title: "Hand-made", SystemInstructions: &instructions, ContextGroup: &group, AgentID: &srv.agentID})
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { preCheck(t) },
-		ProtoV6ProviderFactories: protoV6,
-		CheckDestroy:             srv.destroyed,
-		Steps: []resource.TestStep{
-			{
-				// A bare block adopts the context without rewriting it.
-				PreConfig: srv.ResetRequests,
-				Config:    srv.contextConfig() + fmt.Sprintf("import {\n  to = %s\n  id = %q\n}\n", ctxAddr, ec.ID),
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(ctxAddr, plancheck.ResourceActionNoop)},
-				},
-				Check: resource.ComposeAggregateTestCheckFunc(
-					resource.TestCheckResourceAttr(ctxAddr, "id", ec.ID),
-					resource.TestCheckResourceAttr(ctxAddr, "title", "Hand-made"),
-					resource.TestCheckResourceAttr(ctxAddr, "system_instructions", instructions),
-					resource.TestCheckResourceAttr(ctxAddr, "context_group", group),
-					resource.TestCheckResourceAttr(ctxAddr, "agent_id", srv.agentID),
-					func(*terraform.State) error {
-						if n := srv.Count(http.MethodPatch, itemRoute, -1); n != 0 {
-							return fmt.Errorf("%d PATCH requests, want none", n)
-						}
-						return nil
-					},
-				),
+	srv.test(t, []resource.TestStep{
+		{
+			// A bare block adopts the context without rewriting it.
+			PreConfig: srv.ResetRequests,
+			Config:    srv.contextConfig() + fmt.Sprintf("import {\n  to = %s\n  id = %q\n}\n", ctxAddr, ec.ID),
+			ConfigPlanChecks: resource.ConfigPlanChecks{
+				PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(ctxAddr, plancheck.ResourceActionNoop)},
 			},
-			{Config: srv.contextConfig(), PlanOnly: true},
+			Check: resource.ComposeAggregateTestCheckFunc(
+				resource.TestCheckResourceAttr(ctxAddr, "id", ec.ID),
+				resource.TestCheckResourceAttr(ctxAddr, "title", "Hand-made"),
+				resource.TestCheckResourceAttr(ctxAddr, "system_instructions", instructions),
+				resource.TestCheckResourceAttr(ctxAddr, "context_group", group),
+				resource.TestCheckResourceAttr(ctxAddr, "agent_id", srv.agentID),
+				func(*terraform.State) error {
+					if n := srv.Count(http.MethodPatch, itemRoute, -1); n != 0 {
+						return fmt.Errorf("%d PATCH requests, want none", n)
+					}
+					return nil
+				},
+			),
 		},
+		{Config: srv.contextConfig(), PlanOnly: true},
 	})
 }
 
@@ -229,32 +219,27 @@ func TestAccExecutionContextDeletedOutOfBand(t *testing.T) {
 	srv := startServer(t, localserver.Options{})
 	var id string
 	cfg := srv.contextConfig(`title = "gone soon"`)
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { preCheck(t) },
-		ProtoV6ProviderFactories: protoV6,
-		CheckDestroy:             srv.destroyed,
-		Steps: []resource.TestStep{
-			{Config: cfg, Check: stateID(&id)},
-			{
-				PreConfig: func() {
-					if !srv.RemoveContext(id) {
-						t.Fatal("context not on the server")
-					}
-				},
-				Config: cfg,
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(ctxAddr, plancheck.ResourceActionCreate)},
-				},
-				Check: func(st *terraform.State) error {
-					var newID string
-					if err := stateID(&newID)(st); err != nil {
-						return err
-					}
-					if newID == id {
-						return fmt.Errorf("id unchanged after re-create")
-					}
-					return nil
-				},
+	srv.test(t, []resource.TestStep{
+		{Config: cfg, Check: stateID(&id)},
+		{
+			PreConfig: func() {
+				if !srv.RemoveContext(id) {
+					t.Fatal("context not on the server")
+				}
+			},
+			Config: cfg,
+			ConfigPlanChecks: resource.ConfigPlanChecks{
+				PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(ctxAddr, plancheck.ResourceActionCreate)},
+			},
+			Check: func(st *terraform.State) error {
+				var newID string
+				if err := stateID(&newID)(st); err != nil {
+					return err
+				}
+				if newID == id {
+					return fmt.Errorf("id unchanged after re-create")
+				}
+				return nil
 			},
 		},
 	})
@@ -264,30 +249,25 @@ func TestAccExecutionContextInUseBlocksDestroy(t *testing.T) {
 	srv := startServer(t, localserver.Options{})
 	var id string
 	cfg := srv.contextConfig(`title = "busy"`, fmt.Sprintf("agent_id = %q", srv.agentID), "timeouts {\n    delete = \"2s\"\n  }")
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { preCheck(t) },
-		ProtoV6ProviderFactories: protoV6,
-		CheckDestroy:             srv.destroyed,
-		Steps: []resource.TestStep{
-			{Config: cfg, Check: stateID(&id)},
-			{
-				PreConfig: func() { srv.setStatus(t, &id, "running") },
-				Config:    cfg,
-				Destroy:   true,
-				ExpectError: regexp.MustCompile(`(?s)Execution context in use.*Cannot delete execution context \d+.*409.*"running".*` +
-					`agent \d+.*Waited \d+s.*cancel_on_destroy = true.*stays in the Terraform state`),
+	srv.test(t, []resource.TestStep{
+		{Config: cfg, Check: stateID(&id)},
+		{
+			PreConfig: func() { srv.setStatus(t, &id, "running") },
+			Config:    cfg,
+			Destroy:   true,
+			ExpectError: regexp.MustCompile(`(?s)Execution context in use.*Cannot delete execution context \d+.*409.*"running".*` +
+				`agent \d+.*Waited \d+s.*cancel_on_destroy = true.*stays in the Terraform state`),
+		},
+		{
+			// Still in state: the next plan is empty and the server has it.
+			PreConfig: func() {
+				if _, ok := srv.Context(id); !ok {
+					t.Fatal("the context was deleted")
+				}
+				srv.setStatus(t, &id, "idle")
 			},
-			{
-				// Still in state: the next plan is empty and the server has it.
-				PreConfig: func() {
-					if _, ok := srv.Context(id); !ok {
-						t.Fatal("the context was deleted")
-					}
-					srv.setStatus(t, &id, "idle")
-				},
-				Config:   cfg,
-				PlanOnly: true,
-			},
+			Config:   cfg,
+			PlanOnly: true,
 		},
 	})
 }
@@ -296,20 +276,15 @@ func TestAccExecutionContextFreedDuringTheWait(t *testing.T) {
 	srv := startServer(t, localserver.Options{})
 	var id string
 	cfg := srv.contextConfig(`title = "finishing"`)
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { preCheck(t) },
-		ProtoV6ProviderFactories: protoV6,
-		CheckDestroy:             srv.destroyed,
-		Steps: []resource.TestStep{
-			{Config: cfg, Check: stateID(&id)},
-			{
-				PreConfig: func() {
-					srv.setStatus(t, &id, "running")
-					go srv.completeAfterConflict(t, id)
-				},
-				Config:  cfg,
-				Destroy: true,
+	srv.test(t, []resource.TestStep{
+		{Config: cfg, Check: stateID(&id)},
+		{
+			PreConfig: func() {
+				srv.setStatus(t, &id, "running")
+				go srv.completeAfterConflict(t, id)
 			},
+			Config:  cfg,
+			Destroy: true,
 		},
 	})
 	if n := srv.Count(http.MethodDelete, itemRoute, 409); n < 1 {
@@ -334,35 +309,30 @@ func TestAccExecutionContextWaitingForInputFailsAtOnce(t *testing.T) {
 	var id string
 	cfg := srv.contextConfig(`title = "asking"`) // the default delete timeout: minutes
 	var started time.Time
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { preCheck(t) },
-		ProtoV6ProviderFactories: protoV6,
-		CheckDestroy:             srv.destroyed,
-		Steps: []resource.TestStep{
-			{Config: cfg, Check: stateID(&id)},
-			{
-				PreConfig: func() {
-					srv.setStatus(t, &id, "waiting_for_input")
-					srv.ResetRequests()
-					started = time.Now()
-				},
-				Config:      cfg,
-				Destroy:     true,
-				ExpectError: regexp.MustCompile(`(?s)"waiting_for_input".*waiting for input from a person.*answer the pending input request`),
+	srv.test(t, []resource.TestStep{
+		{Config: cfg, Check: stateID(&id)},
+		{
+			PreConfig: func() {
+				srv.setStatus(t, &id, "waiting_for_input")
+				srv.ResetRequests()
+				started = time.Now()
 			},
-			{
-				PreConfig: func() {
-					if n := srv.Count(http.MethodDelete, itemRoute, 409); n != 1 {
-						t.Errorf("%d DELETE attempts, want exactly 1: nothing is waited for", n)
-					}
-					if d := time.Since(started); d > time.Minute {
-						t.Errorf("destroy took %v", d)
-					}
-					srv.setStatus(t, &id, "idle")
-				},
-				Config:   cfg,
-				PlanOnly: true,
+			Config:      cfg,
+			Destroy:     true,
+			ExpectError: regexp.MustCompile(`(?s)"waiting_for_input".*waiting for input from a person.*answer the pending input request`),
+		},
+		{
+			PreConfig: func() {
+				if n := srv.Count(http.MethodDelete, itemRoute, 409); n != 1 {
+					t.Errorf("%d DELETE attempts, want exactly 1: nothing is waited for", n)
+				}
+				if d := time.Since(started); d > time.Minute {
+					t.Errorf("destroy took %v", d)
+				}
+				srv.setStatus(t, &id, "idle")
 			},
+			Config:   cfg,
+			PlanOnly: true,
 		},
 	})
 }
@@ -373,14 +343,9 @@ func TestAccExecutionContextCancelOnDestroy(t *testing.T) {
 			srv := startServer(t, localserver.Options{})
 			var id string
 			cfg := srv.contextConfig(`title = "cancel me"`, "cancel_on_destroy = true")
-			resource.Test(t, resource.TestCase{
-				PreCheck:                 func() { preCheck(t) },
-				ProtoV6ProviderFactories: protoV6,
-				CheckDestroy:             srv.destroyed,
-				Steps: []resource.TestStep{
-					{Config: cfg, Check: stateID(&id)},
-					{PreConfig: func() { srv.setStatus(t, &id, status) }, Config: cfg, Destroy: true},
-				},
+			srv.test(t, []resource.TestStep{
+				{Config: cfg, Check: stateID(&id)},
+				{PreConfig: func() { srv.setStatus(t, &id, status) }, Config: cfg, Destroy: true},
 			})
 			if n := srv.Count(http.MethodPost, "/ai/execution-contexts/{id}/execute", 200); n != 1 {
 				t.Errorf("%d cancel requests, want 1", n)
@@ -418,19 +383,14 @@ func TestAccExecutionContextForbiddenDelete(t *testing.T) {
 	var id string
 	cfg := srv.contextConfig(`title = "protected by role"`)
 	readOnly := strings.Replace(cfg, srv.APIKey(), "sk_test_read_only", 1)
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { preCheck(t) },
-		ProtoV6ProviderFactories: protoV6,
-		CheckDestroy:             srv.destroyed,
-		Steps: []resource.TestStep{
-			{Config: cfg, Check: stateID(&id)},
-			{
-				Config:      readOnly,
-				Destroy:     true,
-				ExpectError: regexp.MustCompile(`(?s)Error deleting execution context \d+.*HTTP 403.*lacks the permission for deleting execution contexts`),
-			},
-			{Config: cfg, PlanOnly: true},
+	srv.test(t, []resource.TestStep{
+		{Config: cfg, Check: stateID(&id)},
+		{
+			Config:      readOnly,
+			Destroy:     true,
+			ExpectError: regexp.MustCompile(`(?s)Error deleting execution context \d+.*HTTP 403.*lacks the permission for deleting execution contexts`),
 		},
+		{Config: cfg, PlanOnly: true},
 	})
 }
 
@@ -514,41 +474,36 @@ func TestAccDeletionProtection(t *testing.T) {
 	other := srv.AddAgent("billing-bot", "").ID
 	var id string
 	protected := srv.contextConfig(`title = "keep me"`, fmt.Sprintf("agent_id = %q", srv.agentID), "deletion_protection = true")
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { preCheck(t) },
-		ProtoV6ProviderFactories: protoV6,
-		CheckDestroy:             srv.destroyed,
-		Steps: []resource.TestStep{
-			{Config: protected, Check: resource.ComposeAggregateTestCheckFunc(stateID(&id), resource.TestCheckResourceAttr(ctxAddr, "deletion_protection", "true"))},
-			{
-				Config:      protected,
-				Destroy:     true,
-				ExpectError: regexp.MustCompile(`(?s)Execution context is protected from deletion.*destroy execution\s+context \d+.*deletion_protection = false`),
+	srv.test(t, []resource.TestStep{
+		{Config: protected, Check: resource.ComposeAggregateTestCheckFunc(stateID(&id), resource.TestCheckResourceAttr(ctxAddr, "deletion_protection", "true"))},
+		{
+			Config:      protected,
+			Destroy:     true,
+			ExpectError: regexp.MustCompile(`(?s)Execution context is protected from deletion.*destroy execution\s+context \d+.*deletion_protection = false`),
+		},
+		{
+			Config:      srv.contextConfig(`title = "keep me"`, fmt.Sprintf("agent_id = %q", other), "deletion_protection = true"),
+			ExpectError: regexp.MustCompile(`(?s)protected from deletion.*replace execution\s+context`),
+		},
+		{
+			// Lifting the protection touches nothing on the server.
+			PreConfig: func() {
+				if _, ok := srv.Context(id); !ok {
+					t.Fatal("the protected context is gone")
+				}
+				srv.ResetRequests()
 			},
-			{
-				Config:      srv.contextConfig(`title = "keep me"`, fmt.Sprintf("agent_id = %q", other), "deletion_protection = true"),
-				ExpectError: regexp.MustCompile(`(?s)protected from deletion.*replace execution\s+context`),
+			Config: srv.contextConfig(`title = "keep me"`, fmt.Sprintf("agent_id = %q", srv.agentID), "deletion_protection = false"),
+			ConfigPlanChecks: resource.ConfigPlanChecks{
+				PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(ctxAddr, plancheck.ResourceActionUpdate)},
 			},
-			{
-				// Lifting the protection touches nothing on the server.
-				PreConfig: func() {
-					if _, ok := srv.Context(id); !ok {
-						t.Fatal("the protected context is gone")
+			Check: func(*terraform.State) error {
+				for rs, n := range srv.Requests() {
+					if rs.Method != http.MethodGet && n > 0 {
+						return fmt.Errorf("%d %s %s requests while lifting the protection", n, rs.Method, rs.Route)
 					}
-					srv.ResetRequests()
-				},
-				Config: srv.contextConfig(`title = "keep me"`, fmt.Sprintf("agent_id = %q", srv.agentID), "deletion_protection = false"),
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(ctxAddr, plancheck.ResourceActionUpdate)},
-				},
-				Check: func(*terraform.State) error {
-					for rs, n := range srv.Requests() {
-						if rs.Method != http.MethodGet && n > 0 {
-							return fmt.Errorf("%d %s %s requests while lifting the protection", n, rs.Method, rs.Route)
-						}
-					}
-					return nil
-				},
+				}
+				return nil
 			},
 		},
 	})

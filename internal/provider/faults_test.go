@@ -114,14 +114,9 @@ func TestAccFlakyServerApplyAndDestroyOfFifty(t *testing.T) {
 		}
 		return nil
 	}
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { preCheck(t) },
-		ProtoV6ProviderFactories: protoV6,
-		CheckDestroy:             srv.destroyed,
-		Steps: []resource.TestStep{
-			{Config: config("flaky"), Check: matchesServer},
-			{Config: config("renamed"), Check: matchesServer},
-		},
+	srv.test(t, []resource.TestStep{
+		{Config: config("flaky"), Check: matchesServer},
+		{Config: config("renamed"), Check: matchesServer},
 	})
 	for _, status := range []int{500, 0} {
 		if srv.Count(http.MethodGet, localserver.ContextRoute, status)+srv.Count(http.MethodDelete, localserver.ContextRoute, status) == 0 {
@@ -134,18 +129,13 @@ func TestAccRefusedKeyMidRun(t *testing.T) {
 	srv := startServer(t, localserver.Options{})
 	cfg := srv.contextConfig(`title = "x"`)
 	const refused = "sk_test_revoked_key_0123456789"
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { preCheck(t) },
-		ProtoV6ProviderFactories: protoV6,
-		CheckDestroy:             srv.destroyed,
-		Steps: []resource.TestStep{
-			{Config: cfg},
-			{
-				Config:      strings.Replace(cfg, srv.APIKey(), refused, 1),
-				ExpectError: regexp.MustCompile(`(?s)Error reading execution context \d+.*HTTP 401.*The API key was refused`),
-			},
-			{Config: cfg, PlanOnly: true},
+	srv.test(t, []resource.TestStep{
+		{Config: cfg},
+		{
+			Config:      strings.Replace(cfg, srv.APIKey(), refused, 1),
+			ExpectError: regexp.MustCompile(`(?s)Error reading execution context \d+.*HTTP 401.*The API key was refused`),
 		},
+		{Config: cfg, PlanOnly: true},
 	})
 }
 

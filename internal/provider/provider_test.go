@@ -37,6 +37,18 @@ func (s testServer) providerBlock() string {
 	return fmt.Sprintf("provider \"wacht\" {\n  api_key  = %q\n  base_url = %q\n}\n", s.APIKey(), s.URL())
 }
 
+// test runs steps with the real Terraform CLI against this server, and
+// checks at the end that the destroy left no context behind.
+func (s testServer) test(t *testing.T, steps []resource.TestStep) {
+	t.Helper()
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { preCheck(t) },
+		ProtoV6ProviderFactories: protoV6,
+		CheckDestroy:             s.destroyed,
+		Steps:                    steps,
+	})
+}
+
 // preCheck skips nothing: acceptance tests need TF_ACC, which the README's
 // test command sets, and fail loudly when the Terraform binary is missing.
 func preCheck(t *testing.T) {

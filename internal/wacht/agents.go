@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"strconv"
 	"time"
 )
 
@@ -40,20 +39,9 @@ const agentsPath = "/ai/agents"
 
 // ListAgents reads one page of agents.
 func (c *Client) ListAgents(ctx context.Context, in ListAgentsInput) (*AgentPage, error) {
-	q := url.Values{}
+	q := pageQuery(in.Limit, in.Offset)
 	setIf(q, "search", in.Search)
-	if in.Limit > 0 {
-		q.Set("limit", strconv.Itoa(in.Limit))
-	}
-	if in.Offset > 0 {
-		q.Set("offset", strconv.Itoa(in.Offset))
-	}
-	var page AgentPage
-	err := c.do(ctx, request{op: OpRead, method: http.MethodGet, path: agentsPath, query: q, idempotent: true}, &page)
-	if err != nil {
-		return nil, err
-	}
-	return &page, nil
+	return readPage[AgentPage](ctx, c, agentsPath, q)
 }
 
 // GetAgent reads one agent; a missing one matches ErrNotFound.

@@ -174,26 +174,37 @@ func (c *Client) ListExecutionContexts(ctx context.Context, in ListExecutionCont
 			return nil, err
 		}
 	}
-	q := url.Values{}
+	q := pageQuery(in.Limit, in.Offset)
 	setIf(q, "agent_id", in.AgentID)
 	setIf(q, "status", string(in.Status))
 	setIf(q, "context_group", in.ContextGroup)
-	if in.Limit > 0 {
-		q.Set("limit", strconv.Itoa(in.Limit))
+	return readPage[ExecutionContextPage](ctx, c, contextsPath, q)
+}
+
+// pageQuery is the query of one page; zero values take the server's
+// defaults.
+func pageQuery(limit, offset int) url.Values {
+	q := url.Values{}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
 	}
-	if in.Offset > 0 {
-		q.Set("offset", strconv.Itoa(in.Offset))
+	if offset > 0 {
+		q.Set("offset", strconv.Itoa(offset))
 	}
-	var page ExecutionContextPage
-	err := c.do(ctx, request{op: OpRead, method: http.MethodGet, path: contextsPath, query: q, idempotent: true}, &page)
-	if err != nil {
-		return nil, err
-	}
-	return &page, nil
+	return q
 }
 
 func setIf(q url.Values, key, value string) {
 	if value != "" {
 		q.Set(key, value)
 	}
+}
+
+// readPage reads one page of a list route.
+func readPage[Page any](ctx context.Context, c *Client, path string, q url.Values) (*Page, error) {
+	var page Page
+	if err := c.do(ctx, request{op: OpRead, method: http.MethodGet, path: path, query: q, idempotent: true}, &page); err != nil {
+		return nil, err
+	}
+	return &page, nil
 }
