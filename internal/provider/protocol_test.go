@@ -17,15 +17,8 @@ import (
 // newer CLI than CI has; at this level they are tested everywhere.
 type protoServer struct {
 	t      *testing.T
-	server fullProviderServer
+	server protocol6Server
 	schema *tfprotov6.GetProviderSchemaResponse
-}
-
-// fullProviderServer is a provider server with the RPCs that tfprotov6 still
-// keeps apart from ProviderServer.
-type fullProviderServer interface {
-	tfprotov6.ProviderServerWithListResource
-	tfprotov6.ProviderServerWithActions
 }
 
 // protoSetup configures a protoServer; zero values take the defaults.
@@ -44,15 +37,15 @@ func (s testServer) proto(t *testing.T, setup protoSetup) *protoServer {
 	if setup.baseURL == "" {
 		setup.baseURL = s.URL()
 	}
-	server, err := providerserver.NewProtocol6WithError(setup.provider)()
+	inner, err := providerserver.NewProtocol6WithError(setup.provider)()
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &protoServer{t: t}
-	var ok bool
-	if p.server, ok = server.(fullProviderServer); !ok {
-		t.Fatalf("%T serves neither list resources nor actions", server)
+	server, err := newReleasingServer(inner) // as main.go serves it
+	if err != nil {
+		t.Fatal(err)
 	}
+	p := &protoServer{t: t, server: server}
 	p.schema, err = p.server.GetProviderSchema(context.Background(), &tfprotov6.GetProviderSchemaRequest{})
 	if err != nil {
 		t.Fatal(err)
