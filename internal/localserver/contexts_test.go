@@ -44,7 +44,8 @@ func TestCreateEmptyContext(t *testing.T) {
 		t.Errorf("id = %v, want a positive decimal int64 string", raw["id"])
 	}
 	for _, f := range []string{"created_at", "updated_at", "last_activity_at"} {
-		if _, err := time.Parse(time.RFC3339Nano, raw[f].(string)); err != nil || !strings.HasSuffix(raw[f].(string), "Z") {
+		s, _ := raw[f].(string)
+		if _, err := time.Parse(time.RFC3339Nano, s); err != nil || !strings.HasSuffix(s, "Z") {
 			t.Errorf("%s = %v, want RFC 3339 UTC", f, raw[f])
 		}
 	}

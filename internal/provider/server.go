@@ -27,6 +27,8 @@ func NewProtocol6Server(version string) func() (tfprotov6.ProviderServer, error)
 // protocol6Server is ProviderServer with the RPCs tfprotov6 still keeps in
 // optional interfaces: tf6server serves those only when its downstream has
 // them, so the wrapper must have them all.
+//
+//nolint:staticcheck // deprecated only in favour of ProviderServer, which does not have them yet
 type protocol6Server interface {
 	tfprotov6.ProviderServerWithListResource
 	tfprotov6.ProviderServerWithActions

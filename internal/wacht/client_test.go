@@ -251,8 +251,11 @@ func TestLostCreateResponseIsNotRetried(t *testing.T) {
 	rec.answer = func(int, *http.Request) (int, http.Header, string) { return 200, nil, contextJSON }
 	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec.ServeHTTP(httptest.NewRecorder(), r) // carried out, but the answer is lost
-		conn, _, _ := w.(http.Hijacker).Hijack()
-		conn.Close()
+		if hijacker, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hijacker.Hijack(); err == nil {
+				conn.Close()
+			}
+		}
 	}))
 	t.Cleanup(srv.Close)
 	unlimited := Unlimited()

@@ -31,7 +31,7 @@ func startRun(t *testing.T, args ...string) (started, func() error) {
 	}()
 	stop := func() error {
 		cancel()
-		go io.Copy(io.Discard, out) // let run finish writing, if it still is
+		go func() { _, _ = io.Copy(io.Discard, out) }() // let run finish writing, if it still is
 		select {
 		case err := <-done:
 			return err
@@ -81,7 +81,11 @@ func TestRunSeedsServesAndPersists(t *testing.T) {
 
 	// A restart on the same state keeps the agents instead of seeding again.
 	second, stop := startRun(t, args...)
-	defer stop()
+	defer func() {
+		if err := stop(); err != nil {
+			t.Errorf("run: %v", err)
+		}
+	}()
 	for name, id := range first.agents {
 		if second.agents[name] != id {
 			t.Errorf("agent %s: %s after restart, was %s", name, second.agents[name], id)
