@@ -130,9 +130,9 @@ for attempt in 1 2 3 4 5; do
 done
 $started || die "could not start the local server"
 
-api_url="$(sed -n 's/^WACHT_API_URL=//p' "$server_log" | head -n 1)"
-api_key="$(sed -n 's/^WACHT_API_KEY=//p' "$server_log" | head -n 1)"
-agent_id="$(sed -n 's/^agent support-bot: //p' "$server_log" | head -n 1)"
+api_url="$(sed -n 's/^WACHT_API_URL=//p' "$server_log" | sed -n 1p)"
+api_key="$(sed -n 's/^WACHT_API_KEY=//p' "$server_log" | sed -n 1p)"
+agent_id="$(sed -n 's/^agent support-bot: //p' "$server_log" | sed -n 1p)"
 [ -n "$api_url" ] && [ -n "$api_key" ] && [ -n "$agent_id" ] || die "could not read the server settings"
 echo "server pid $server_pid, listening on $api_url"
 echo "agent support-bot: $agent_id"
