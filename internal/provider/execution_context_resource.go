@@ -324,19 +324,23 @@ func (r *executionContextResource) ModifyPlan(ctx context.Context, req resource.
 	if req.State.Raw.IsNull() {
 		return // a create removes nothing
 	}
+	action := "destroy"
+	if !req.Plan.Raw.IsNull() {
+		// Most plans change nothing: compare the one attribute that forces a
+		// replacement before decoding the whole state, for every resource of
+		// every plan.
+		var planAgent, stateAgent types.String
+		resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("agent_id"), &planAgent)...)
+		resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("agent_id"), &stateAgent)...)
+		if resp.Diagnostics.HasError() || planAgent.Equal(stateAgent) {
+			return // an update in place
+		}
+		action = "replace"
+	}
 	var state executionContextResourceModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {
 		return
-	}
-	action := "destroy"
-	if !req.Plan.Raw.IsNull() {
-		var planAgent types.String
-		resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("agent_id"), &planAgent)...)
-		if planAgent.Equal(state.AgentID) {
-			return // an update in place
-		}
-		action = "replace"
 	}
 	id := state.ID.ValueString()
 	if state.DeletionProtection.ValueBool() {
