@@ -3,15 +3,12 @@ package provider
 import (
 	"cmp"
 	"context"
-	"errors"
-	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
-	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
@@ -98,18 +95,17 @@ func (d *executionContextsDataSource) Read(ctx context.Context, req datasource.R
 	var found []*wacht.ExecutionContext
 	for ec, err := range d.client.ExecutionContexts(ctx, in) {
 		if err != nil {
-			addAPIError(&resp.Diagnostics, "listing", "execution contexts of agent", agentID, err)
+			listingError(&resp.Diagnostics, agentID, err)
 			return
 		}
 		if strings.HasPrefix(ec.Title, m.TitlePrefix.ValueString()) {
 			found = append(found, ec)
 		}
 	}
-	if len(found) == 0 && d.agentMissing(ctx, agentID) {
-		resp.Diagnostics.AddAttributeError(path.Root("agent_id"), "Unknown agent",
-			fmt.Sprintf("agent_id: no agent %s exists in this deployment, so it has no contexts to list. "+
-				"Use the id of an existing agent, for example from the wacht_agent data source.", agentID))
-		return
+	if len(found) == 0 {
+		if unknownAgent(ctx, d.client, agentID, &resp.Diagnostics); resp.Diagnostics.HasError() {
+			return
+		}
 	}
 	slices.SortFunc(found, func(a, b *wacht.ExecutionContext) int {
 		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), shortlex(a.ID, b.ID))
@@ -121,13 +117,6 @@ func (d *executionContextsDataSource) Read(ctx context.Context, req datasource.R
 		m.Contexts = append(m.Contexts, newContextFields(ec))
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
-}
-
-// agentMissing tells a typo in agent_id from an agent without contexts: the
-// API lists nothing for both. Only a definite 404 counts as missing.
-func (d *executionContextsDataSource) agentMissing(ctx context.Context, agentID string) bool {
-	_, err := d.client.GetAgent(ctx, agentID)
-	return errors.Is(err, wacht.ErrNotFound)
 }
 
 // shortlex orders strings by length, then bytewise: numeric order for

@@ -1,0 +1,47 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/wacht-platform/terraform-provider-wacht/internal/wacht"
+)
+
+// contextScope picks an agent's contexts; the list resource and the purge
+// action share it.
+type contextScope struct {
+	AgentID      types.String `tfsdk:"agent_id"`
+	Status       types.String `tfsdk:"status"`
+	ContextGroup types.String `tfsdk:"context_group"`
+}
+
+// walk lists every context of the scope, filtering on the server.
+func (s contextScope) walk(ctx context.Context, client *wacht.Client) iter.Seq2[*wacht.ExecutionContext, error] {
+	return client.ExecutionContexts(ctx, wacht.WalkInput{
+		AgentID:      s.AgentID.ValueString(),
+		Status:       wacht.Status(s.Status.ValueString()),
+		ContextGroup: s.ContextGroup.ValueString(),
+		PageSize:     wacht.DefaultPageSize,
+	})
+}
+
+// listingError reports a failed walk, naming the agent.
+func listingError(diags *diag.Diagnostics, agentID string, err error) {
+	addAPIError(diags, "listing", "execution contexts of agent", agentID, err)
+}
+
+// unknownAgent tells a typo in agent_id from an agent without contexts,
+// which the API lists alike. Only a definite 404 counts.
+func unknownAgent(ctx context.Context, client *wacht.Client, agentID string, diags *diag.Diagnostics) {
+	if _, err := client.GetAgent(ctx, agentID); errors.Is(err, wacht.ErrNotFound) {
+		diags.AddAttributeError(path.Root("agent_id"), "Unknown agent",
+			fmt.Sprintf("agent_id: no agent %s exists in this deployment, so it has no contexts. "+
+				"Use the id of an existing agent, for example from the wacht_agent data source.", agentID))
+	}
+}
