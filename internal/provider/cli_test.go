@@ -49,6 +49,10 @@ func startCLI(t testing.TB, config string, providers map[string]func() tfprotov6
 	reattach := map[string]any{}
 	for addr, factory := range providers {
 		reattach[addr] = serveInProcess(t, addr, factory, opts...)
+		// OpenTofu resolves a source without a host to its own registry.
+		if rest, ok := strings.CutPrefix(addr, "registry.terraform.io/"); ok {
+			reattach["registry.opentofu.org/"+rest] = reattach[addr]
+		}
 	}
 	info, err := json.Marshal(reattach)
 	if err != nil {
