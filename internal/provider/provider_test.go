@@ -1,12 +1,14 @@
 package provider
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"regexp"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 
 	"github.com/wacht-platform/terraform-provider-wacht/internal/localserver"
@@ -87,5 +89,55 @@ func TestProviderRefusesBadSettings(t *testing.T) {
 				}},
 			})
 		})
+	}
+}
+
+// A setting unknown at plan time, such as a key from a resource yet to be
+// created, defers the provider where the CLI allows it and is an error on
+// that attribute where it does not.
+func TestConfigureWithUnknownSettings(t *testing.T) {
+	for _, deferralAllowed := range []bool{false, true} {
+		server, err := NewProtocol6Server("test")()
+		if err != nil {
+			t.Fatal(err)
+		}
+		schema, err := server.GetProviderSchema(context.Background(), &tfprotov6.GetProviderSchemaRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := &protoServer{t: t}
+		config := p.dynamic(schema.Provider.ValueType(), map[string]tftypes.Value{
+			"api_key":  tftypes.NewValue(tftypes.String, tftypes.UnknownValue),
+			"base_url": str("http://127.0.0.1:1"),
+		})
+		resp, err := server.ConfigureProvider(context.Background(), &tfprotov6.ConfigureProviderRequest{
+			Config:             config,
+			ClientCapabilities: &tfprotov6.ConfigureProviderClientCapabilities{DeferralAllowed: deferralAllowed},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if deferralAllowed {
+			if len(resp.Diagnostics) != 0 {
+				t.Errorf("deferral allowed: diagnostics %v, want none", resp.Diagnostics)
+			}
+			// The deferral shows on what the provider is then asked to do.
+			read, err := server.ReadDataSource(context.Background(), &tfprotov6.ReadDataSourceRequest{
+				TypeName:           "wacht_execution_context",
+				Config:             p.dynamic(schema.DataSourceSchemas["wacht_execution_context"].ValueType(), map[string]tftypes.Value{"id": str("1")}),
+				ClientCapabilities: &tfprotov6.ReadDataSourceClientCapabilities{DeferralAllowed: true},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if read.Deferred == nil || read.Deferred.Reason != tfprotov6.DeferredReasonProviderConfigUnknown {
+				t.Errorf("read after an unknown config: deferred %+v, diagnostics %v; want a deferral", read.Deferred, read.Diagnostics)
+			}
+			continue
+		}
+		if len(resp.Diagnostics) != 1 || resp.Diagnostics[0].Severity != tfprotov6.DiagnosticSeverityError ||
+			resp.Diagnostics[0].Attribute.String() != tftypes.NewAttributePath().WithAttributeName("api_key").String() {
+			t.Errorf("diagnostics %+v, want one error on api_key", resp.Diagnostics)
+		}
 	}
 }
