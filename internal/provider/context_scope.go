@@ -13,8 +13,8 @@ import (
 	"github.com/wacht-platform/terraform-provider-wacht/internal/wacht"
 )
 
-// contextScope picks an agent's contexts; the list resource and the purge
-// action share it.
+// contextScope picks an agent's contexts; the data source, the list
+// resource and the purge action share it.
 type contextScope struct {
 	AgentID      types.String `tfsdk:"agent_id"`
 	Status       types.String `tfsdk:"status"`

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"slices"
 	"strings"
@@ -378,7 +379,7 @@ func TestAccExecutionContextBadInputs(t *testing.T) {
 	}
 }
 
-func TestAccExecutionContextForbiddenDelete(t *testing.T) {
+func TestAccExecutionContextForbiddenWrites(t *testing.T) {
 	srv := startServer(t, localserver.Options{ReadOnlyAPIKey: "sk_test_read_only"})
 	var id string
 	cfg := srv.contextConfig(`title = "protected by role"`)
@@ -386,12 +387,48 @@ func TestAccExecutionContextForbiddenDelete(t *testing.T) {
 	srv.test(t, []resource.TestStep{
 		{Config: cfg, Check: stateID(&id)},
 		{
+			Config:      strings.Replace(readOnly, "protected by role", "renamed", 1),
+			ExpectError: regexp.MustCompile(`(?s)Error updating execution context \d+.*HTTP 403.*lacks the permission for updating execution contexts`),
+		},
+		{
 			Config:      readOnly,
 			Destroy:     true,
 			ExpectError: regexp.MustCompile(`(?s)Error deleting execution context \d+.*HTTP 403.*lacks the permission for deleting execution contexts`),
 		},
 		{Config: cfg, PlanOnly: true},
 	})
+}
+
+// A refused cancel fails the destroy with the API's word, and stops there:
+// no delete is tried on a context the key cannot free.
+func TestDeleteWhenTheCancelIsRefused(t *testing.T) {
+	backend, err := localserver.New(localserver.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A key whose role may delete contexts but not run them.
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/execute") {
+			http.Error(w, "Permission denied for this resource", http.StatusForbidden)
+			return
+		}
+		backend.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	ec := backend.AddContext(localserver.ExecutionContext{Title: "held", Status: "running"})
+	client, err := wacht.New(wacht.Config{BaseURL: front.URL, APIKey: backend.APIKey()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var diags diag.Diagnostics
+	deletion{client: client, id: ec.ID, cancelOnDestroy: true, timeout: time.Minute}.run(context.Background(), &diags)
+	if !diags.HasError() || diags[0].Summary() != "Error cancelling the run of execution context "+ec.ID ||
+		!strings.Contains(diags[0].Detail(), "HTTP 403") {
+		t.Fatalf("diagnostics %v, want the refused cancel named", diags)
+	}
+	if _, ok := backend.Context(ec.ID); !ok {
+		t.Error("the context is gone")
+	}
 }
 
 // A context gone between the refresh and the delete is no failure: the

@@ -24,12 +24,10 @@ type executionContextsDataSource struct {
 func newExecutionContextsDataSource() datasource.DataSource { return &executionContextsDataSource{} }
 
 type executionContextsModel struct {
-	AgentID      types.String    `tfsdk:"agent_id"`
-	Status       types.String    `tfsdk:"status"`
-	ContextGroup types.String    `tfsdk:"context_group"`
-	TitlePrefix  types.String    `tfsdk:"title_prefix"`
-	IDs          []string        `tfsdk:"ids"`
-	Contexts     []contextFields `tfsdk:"contexts"`
+	contextScope
+	TitlePrefix types.String    `tfsdk:"title_prefix"`
+	IDs         []string        `tfsdk:"ids"`
+	Contexts    []contextFields `tfsdk:"contexts"`
 }
 
 func (d *executionContextsDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
@@ -86,14 +84,8 @@ func (d *executionContextsDataSource) Read(ctx context.Context, req datasource.R
 		return
 	}
 	agentID := m.AgentID.ValueString()
-	in := wacht.WalkInput{
-		AgentID:      agentID,
-		Status:       wacht.Status(m.Status.ValueString()),
-		ContextGroup: m.ContextGroup.ValueString(),
-		PageSize:     wacht.DefaultPageSize,
-	}
 	var found []*wacht.ExecutionContext
-	for ec, err := range d.client.ExecutionContexts(ctx, in) {
+	for ec, err := range m.walk(ctx, d.client) {
 		if err != nil {
 			listingError(&resp.Diagnostics, agentID, err)
 			return
