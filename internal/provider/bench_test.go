@@ -3,17 +3,11 @@
 package provider
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -32,6 +26,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6/tf6server"
 
+	"golang.org/x/time/rate"
+
 	"github.com/wacht-platform/terraform-provider-wacht/internal/localserver"
 )
 
@@ -45,22 +41,27 @@ import (
 //
 //	go test ./internal/provider -run '^$' -bench 'BulkDestroy|PlanRefresh' -benchtime 1x
 
-// BenchmarkBulkDestroy destroys 100 contexts (made by an untimed apply) with
+// BenchmarkBulkDestroy destroys 300 contexts (made by an untimed apply) with
 // `terraform destroy`, the server's delete limit at 600 a minute, burst 5,
 // its other limits 60 times the documented ones so the setup is quick:
 //   - limiter: the provider's delete limit set to the server's;
 //   - retry-only: the provider's delete limiter off, 429 answers retried
-//     (max_retries = 50).
+//     (max_retries = 50);
+//   - floor: 300 resources of a no-op framework provider served in-process,
+//     whose deletes wait on the same token bucket and do nothing else: the
+//     least time Terraform takes over such a destroy, whatever the provider.
 //
-// N is 300 so that Terraform's fixed cost of a command (about a second)
-// does not pass for pacing. Metrics: wall/bound is the destroy's wall time
-// over the rate-limit bound (N - burst) / rate = 29.5 s (target ≤ 1.05);
-// span/bound the same for the
-// span from the first DELETE to the last success, the provider's pacing
-// without Terraform's start, refresh and plan, which overhead-s is; left is
-// contexts still on the server afterwards, failed deletes (target 0); 429s
-// and 429/delete are the refusals served on DELETE, in all and per context
-// (target ≤ 0.01).
+// The wacht variants run the provider binary as Terraform starts an
+// installed provider. N is 300 so that Terraform's fixed cost of a command
+// (about a second) does not pass for pacing; its cost per resource (its
+// refresh and plan before the first delete) does not shrink with N. Metrics:
+// wall/bound is the destroy's wall time over the rate-limit bound
+// (N - burst) / rate = 29.5 s (target ≤ 1.05); vs-floor the same over the
+// floor's wall time; span/bound the same for the span from the first DELETE
+// to the last success, the provider's pacing without Terraform's start,
+// refresh and plan, which overhead-s is; left is contexts still on the server
+// afterwards, failed deletes (target 0); 429s and 429/delete are the
+// refusals served on DELETE, in all and per context (target ≤ 0.01).
 func BenchmarkBulkDestroy(b *testing.B) {
 	requireTerraform(b)
 	const n = 300
@@ -70,7 +71,22 @@ func BenchmarkBulkDestroy(b *testing.B) {
 	retryOnly := limits
 	retryOnly.Delete = localserver.Rate{PerMinute: 0, Burst: 1}
 	bound := rateBound(n, deleteLimit)
+	bin := buildProvider(b)
 
+	var floor time.Duration
+	b.Run("floor", func(b *testing.B) {
+		pacer := rate.NewLimiter(rate.Limit(deleteLimit.PerMinute/60), deleteLimit.Burst)
+		c := benchCLI(b, counted(noopThing, n, ""), noopProvider{deletes: pacer})
+		for b.Loop() {
+			b.StopTimer()
+			c.must("apply", "-auto-approve", "-input=false", "-no-color") // time enough to fill the bucket
+			b.StartTimer()
+			c.must("destroy", "-auto-approve", "-input=false", "-no-color")
+		}
+		floor = b.Elapsed() / time.Duration(b.N)
+		b.ReportMetric(floor.Seconds(), "s")
+		b.ReportMetric(floor.Seconds()/bound.Seconds(), "wall/bound")
+	})
 	for _, tc := range []struct {
 		name     string
 		settings string
@@ -80,7 +96,8 @@ func BenchmarkBulkDestroy(b *testing.B) {
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			srv := testServer{Server: localserver.StartTest(b, localserver.Options{Limits: &limits})}
-			c := benchCLI(b, srv.providerWith(tc.settings)+counted("wacht_execution_context", n, `title = "bench-${count.index}"`))
+			c := binaryCLI(b, bin)
+			c.write(srv.providerWith(tc.settings) + counted("wacht_execution_context", n, `title = "bench-${count.index}"`))
 			var wall, span time.Duration
 			var left, refused int
 			for b.Loop() {
@@ -107,6 +124,9 @@ func BenchmarkBulkDestroy(b *testing.B) {
 			per := func(v float64) float64 { return v / float64(b.N) }
 			b.ReportMetric(per(wall.Seconds()), "s")
 			b.ReportMetric(per(wall.Seconds())/bound.Seconds(), "wall/bound")
+			if floor > 0 {
+				b.ReportMetric(per(wall.Seconds())/floor.Seconds(), "vs-floor")
+			}
 			b.ReportMetric(per(span.Seconds())/bound.Seconds(), "span/bound")
 			b.ReportMetric(per((wall - span).Seconds()), "overhead-s")
 			b.ReportMetric(per(float64(left)), "left")
@@ -157,17 +177,20 @@ const planLatency = 20 * time.Millisecond
 // BenchmarkPlanRefresh500 times `terraform plan` (a refresh and an empty
 // plan) of 500 contexts, made by an untimed apply at scaled limits, against a
 // server at the documented limits (read 100 a minute, burst 20) that takes
-// 20 ms over every request. Beside it, in one run:
+// 20 ms over every request. The wacht variants run the provider binary as
+// Terraform starts an installed provider, so the figures are those of the
+// process users run. Beside them, in one run:
 //   - terraform_data: a plan of 500 terraform_data resources, Terraform's
 //     own floor for 500 resources;
-//   - noop: a plan of 500 resources of a framework provider whose Read does
-//     nothing, the floor of any framework provider;
+//   - noop: a plan of 500 resources of a framework provider, served
+//     in-process, whose Read does nothing: the floor of any framework provider;
 //   - batched: the provider as configured by default (batch_reads = true).
 //     s is its plan time; vs-data+latency its ratio to the terraform_data
 //     floor plus the latency bound of one GET each, 500 × 20 ms / 10
-//     (parallelism) = 1 s; vs-noop its ratio to the noop floor; reads the
-//     list and get requests served (target ≤ ⌈500/100⌉ + a few); 429s the
-//     refusals served (target 0);
+//     (parallelism) = 1 s (target ≤ 1.3); vs-noop its ratio to the noop
+//     floor; peak-MiB the provider process's peak resident memory (target
+//     ≤ 60); reads the list and get requests served (target ≤ ⌈500/100⌉ + a
+//     few); 429s the refusals served (target 0);
 //   - unbatched-x10: batch_reads = false, one GET per context. At the
 //     documented limits that is (500 - 20) / 100 a minute = 4.8 min, too slow
 //     to run, so the server's and provider's read limit are ten times the
@@ -175,14 +198,9 @@ const planLatency = 20 * time.Millisecond
 //     vs-batched (its time over the batched one, which is also the per-context
 //     cost ratio: both refresh 500), wall/bound against its own rate-limit
 //     bound, and est-documented-s, its time with the bound at the documented
-//     limits in place of the ×10 one;
-//   - memory: the batched plan served by the provider binary, built and run
-//     with -debug, reporting its peak resident memory (VmHWM) in MiB
-//     (target ≤ 60), and s, the plan's time with a provider that formats its
-//     trace logs as any provider Terraform starts does.
+//     limits in place of the ×10 one.
 //
-// The timed plans also report provider-cpu-s and terraform-cpu-s (see
-// timePlans).
+// The timed plans also report where the CPU went (see timePlans).
 func BenchmarkPlanRefresh500(b *testing.B) {
 	requireTerraform(b)
 	const n = 500
@@ -190,10 +208,10 @@ func BenchmarkPlanRefresh500(b *testing.B) {
 	setupLimits := scaleLimits(documented, 60)
 	srv := testServer{Server: localserver.StartTest(b, localserver.Options{Limits: &setupLimits})}
 	contexts := counted("wacht_execution_context", n, `title = "bench-${count.index}"`)
-	wc := benchCLI(b, srv.providerWith(rateLimitsHCL(setupLimits))+contexts)
+	wc := binaryCLI(b, buildProvider(b))
+	wc.write(srv.providerWith(rateLimitsHCL(setupLimits)) + contexts)
 	wc.must("apply", "-auto-approve", "-input=false", "-no-color")
 	srv.SetLatency(planLatency)
-	batchedConfig := srv.providerBlock() + contexts
 
 	var dataFloor, noopFloor, batched time.Duration
 	b.Run("terraform_data", func(b *testing.B) {
@@ -204,7 +222,7 @@ func BenchmarkPlanRefresh500(b *testing.B) {
 	})
 	b.Run("batched", func(b *testing.B) {
 		c := wc.in(b)
-		c.write(batchedConfig)
+		c.write(srv.providerBlock() + contexts)
 		srv.SetLimits(documented, true)
 		batched = timePlans(b, c, &srv)
 		// A floor filtered out by -bench leaves its ratio out.
@@ -232,28 +250,6 @@ func BenchmarkPlanRefresh500(b *testing.B) {
 		}
 		reportReads(b, &srv)
 	})
-	b.Run("memory", func(b *testing.B) {
-		bin := filepath.Join(buildProvider(b), "terraform-provider-wacht")
-		c := wc.in(b)
-		c.write(batchedConfig)
-		var peakKiB int
-		for b.Loop() {
-			b.StopTimer()
-			srv.SetLimits(documented, true) // full buckets, as for the batched plan
-			p := startDebugProvider(b, bin)
-			pc := c.in(b) // a copy, whose env names the binary: the last duplicate variable wins
-			pc.env = append(slices.Clip(c.env), "TF_REATTACH_PROVIDERS="+p.reattach)
-			b.StartTimer()
-			if !pc.emptyPlan() {
-				b.Error("the plan is not empty")
-			}
-			b.StopTimer()
-			peakKiB = max(peakKiB, p.stop())
-			b.StartTimer()
-		}
-		b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s")
-		b.ReportMetric(float64(peakKiB)/1024, "peak-MiB")
-	})
 }
 
 // requireTerraform skips a benchmark when there is no CLI to drive.
@@ -272,12 +268,12 @@ const (
 )
 
 // benchCLI is a working directory, initialised with config, that reaches
-// this provider and the no-op one, both served in-process.
-func benchCLI(b *testing.B, config string) *cli {
+// this provider and noop, both served in-process.
+func benchCLI(b *testing.B, config string, noop noopProvider) *cli {
 	b.Helper()
 	return startCLI(b, config, map[string]func() tfprotov6.ProviderServer{
 		providerAddress: providerserver.NewProtocol6(New("bench")()),
-		noopAddress:     providerserver.NewProtocol6(noopProvider{}),
+		noopAddress:     providerserver.NewProtocol6(noop),
 	}, tf6server.WithGoPluginLogger(hclog.NewNullLogger())) // go-plugin's debug lines would split the result lines
 }
 
@@ -292,7 +288,7 @@ func (c *cli) in(tb testing.TB) *cli {
 // floorPlan applies config in a directory of its own, untimed, and times
 // plans of it.
 func floorPlan(b *testing.B, config string) time.Duration {
-	c := benchCLI(b, config)
+	c := benchCLI(b, config, noopProvider{})
 	c.must("apply", "-auto-approve", "-input=false", "-no-color")
 	return timePlans(b, c, nil)
 }
@@ -302,30 +298,133 @@ func floorPlan(b *testing.B, config string) time.Duration {
 // the wall time. The server's counters, when there is a server, count the
 // plans' requests only.
 //
-// provider-cpu-s is this process's CPU time: the in-process providers and the
-// local server; terraform-cpu-s the CLI's. Their sum near s times the cores
-// says the plan is bound by CPU, not by waiting on the server.
+// self-cpu-s is this process's CPU time: the in-process providers and the
+// local server; plugin-cpu-s that of the provider processes the CLI started,
+// and peak-MiB the largest peak resident memory among them (both sampled
+// every 10 ms; 0 when every provider is in-process); terraform-cpu-s the
+// CLI's own. Their sum near s times the cores says the plan is bound by CPU,
+// not by waiting on the server.
 func timePlans(b *testing.B, c *cli, srv *testServer) time.Duration {
 	if srv != nil {
 		srv.ResetRequests()
 	}
-	var wall, self, children time.Duration
+	var wall, self, children, plugins time.Duration
+	var peakKiB int
 	for b.Loop() {
 		self0, children0 := cpuTime(syscall.RUSAGE_SELF), cpuTime(syscall.RUSAGE_CHILDREN)
+		watch := watchPlugins()
 		start := time.Now()
 		if !c.emptyPlan() {
 			b.Error("the plan is not empty")
 		}
 		wall += time.Since(start)
+		cpu, peak := watch()
+		plugins += cpu
+		peakKiB = max(peakKiB, peak)
 		self += cpuTime(syscall.RUSAGE_SELF) - self0
 		children += cpuTime(syscall.RUSAGE_CHILDREN) - children0
 	}
 	per := func(d time.Duration) time.Duration { return d / time.Duration(b.N) }
 	b.ReportMetric(per(wall).Seconds(), "s")
-	b.ReportMetric(per(self).Seconds(), "provider-cpu-s")
-	b.ReportMetric(per(children).Seconds(), "terraform-cpu-s")
+	b.ReportMetric(per(self).Seconds(), "self-cpu-s")
+	b.ReportMetric(per(plugins).Seconds(), "plugin-cpu-s")
+	b.ReportMetric(per(children-plugins).Seconds(), "terraform-cpu-s") // a command's children are counted with it
+	if peakKiB > 0 {
+		b.ReportMetric(float64(peakKiB)/1024, "peak-MiB")
+	}
 	return per(wall)
 }
+
+// watchPlugins samples, every 20 ms until the function it returns is
+// called, the provider processes started by the CLI this process runs; that
+// function returns their CPU time, summed, and the largest peak resident
+// memory (VmHWM) in KiB. What a process does between its last sample and its
+// exit is not seen.
+func watchPlugins() func() (time.Duration, int) {
+	stop, done := make(chan struct{}), make(chan struct{})
+	cpu := map[int]time.Duration{}
+	peakKiB := 0
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		cli := 0
+		for {
+			if cli == 0 {
+				if pids := childPIDs(os.Getpid()); len(pids) > 0 {
+					cli = pids[0]
+				}
+			}
+			for _, pid := range childPIDs(cli) {
+				if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); !strings.HasPrefix(string(comm), "terraform-provi") {
+					continue // the kernel keeps 15 bytes of a command's name
+				}
+				if t, ok := procCPU(pid); ok {
+					cpu[pid] = t
+				}
+				peakKiB = max(peakKiB, vmHWM(pid))
+			}
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() (time.Duration, int) {
+		close(stop)
+		<-done
+		var sum time.Duration
+		for _, t := range cpu {
+			sum += t
+		}
+		return sum, peakKiB
+	}
+}
+
+// childPIDs lists a process's children, from every one of its threads; none
+// for pid 0.
+func childPIDs(pid int) []int {
+	if pid == 0 {
+		return nil
+	}
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	var pids []int
+	for _, task := range tasks {
+		data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, task.Name()))
+		for _, field := range strings.Fields(string(data)) {
+			if child, err := strconv.Atoi(field); err == nil {
+				pids = append(pids, child)
+			}
+		}
+	}
+	return pids
+}
+
+// procCPU is a running process's user and system time.
+func procCPU(pid int) (time.Duration, bool) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, false
+	}
+	// The fields after the command, which is in parentheses and may hold
+	// spaces: utime and stime are the 14th and 15th of the line, in ticks.
+	_, rest, ok := strings.Cut(string(data), ") ")
+	fields := strings.Fields(rest)
+	if !ok || len(fields) < 13 {
+		return 0, false
+	}
+	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
+	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	return time.Duration(utime+stime) * time.Second / clockTicks, true
+}
+
+// clockTicks is USER_HZ, the unit of /proc's CPU times: 100 on every Linux
+// architecture Go supports.
+const clockTicks = 100
 
 // cpuTime is the user and system time of who (RUSAGE_SELF or, for the
 // commands run and waited for, RUSAGE_CHILDREN).
@@ -387,80 +486,6 @@ func counted(typ string, n int, body string) string {
 	return fmt.Sprintf("resource %q \"bench\" {\n  count = %d\n  %s\n}\n", typ, n, body)
 }
 
-// lastLines keeps a failed command's log short.
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	return strings.Join(lines[max(len(lines)-n, 0):], "\n")
-}
-
-// debugProvider is the provider binary running with -debug, serving the CLI
-// that reattaches to it.
-type debugProvider struct {
-	cmd      *exec.Cmd
-	exited   chan struct{}
-	reattach string
-}
-
-var reattachLine = regexp.MustCompile(`TF_REATTACH_PROVIDERS='(\{.*\})'`)
-
-// startDebugProvider runs the binary with -debug and reads the reattach
-// configuration it prints.
-func startDebugProvider(b *testing.B, bin string) *debugProvider {
-	b.Helper()
-	cmd := exec.Command(bin, "-debug")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		b.Fatalf("starting the provider: %v", err)
-	}
-	p := &debugProvider{cmd: cmd, exited: make(chan struct{})}
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if m := reattachLine.FindStringSubmatch(sc.Text()); m != nil {
-				found <- m[1]
-				break
-			}
-		}
-		_, _ = io.Copy(io.Discard, stdout) // a full pipe would block the provider
-		_ = cmd.Wait()
-		close(p.exited)
-	}()
-	b.Cleanup(func() { p.stop() })
-	select {
-	case p.reattach = <-found:
-		return p
-	case <-p.exited:
-		b.Fatal("the provider exited without printing TF_REATTACH_PROVIDERS")
-	case <-time.After(time.Minute):
-		b.Fatal("the provider printed no TF_REATTACH_PROVIDERS within a minute")
-	}
-	return nil
-}
-
-// stop reads the provider's peak resident memory (VmHWM, in KiB), then
-// interrupts it, as one stops a debug session, killing it if it lingers. It
-// returns 0 once the process is gone.
-func (p *debugProvider) stop() int {
-	select {
-	case <-p.exited:
-		return 0
-	default:
-	}
-	peak := vmHWM(p.cmd.Process.Pid)
-	_ = p.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-p.exited:
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.exited
-	}
-	return peak
-}
-
 // vmHWM is a process's peak resident set size in KiB, 0 when unknown.
 func vmHWM(pid int) int {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
@@ -477,8 +502,11 @@ func vmHWM(pid int) int {
 }
 
 // noopProvider serves noop_thing, a resource that reaches nothing: a plan of
-// many of them is the cost of the framework and the protocol alone.
-type noopProvider struct{}
+// many of them is the cost of the framework and the protocol alone. Its
+// deletes wait on deletes, when set.
+type noopProvider struct {
+	deletes *rate.Limiter
+}
 
 func (noopProvider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
 	resp.TypeName = "noop"
@@ -489,13 +517,15 @@ func (noopProvider) Schema(context.Context, provider.SchemaRequest, *provider.Sc
 func (noopProvider) Configure(context.Context, provider.ConfigureRequest, *provider.ConfigureResponse) {
 }
 
-func (noopProvider) Resources(context.Context) []func() resource.Resource {
-	return []func() resource.Resource{func() resource.Resource { return noopResource{} }}
+func (p noopProvider) Resources(context.Context) []func() resource.Resource {
+	return []func() resource.Resource{func() resource.Resource { return noopResource(p) }}
 }
 
 func (noopProvider) DataSources(context.Context) []func() datasource.DataSource { return nil }
 
-type noopResource struct{}
+type noopResource struct {
+	deletes *rate.Limiter
+}
 
 type noopModel struct {
 	ID types.String `tfsdk:"id"`
@@ -522,4 +552,11 @@ func (noopResource) Update(ctx context.Context, req resource.UpdateRequest, resp
 	resp.State.Raw = req.Plan.Raw
 }
 
-func (noopResource) Delete(context.Context, resource.DeleteRequest, *resource.DeleteResponse) {}
+func (r noopResource) Delete(ctx context.Context, _ resource.DeleteRequest, resp *resource.DeleteResponse) {
+	if r.deletes == nil {
+		return
+	}
+	if err := r.deletes.Wait(ctx); err != nil {
+		resp.Diagnostics.AddError("Deleting a noop_thing", err.Error())
+	}
+}

@@ -46,7 +46,7 @@ func buildProvider(t testing.TB) string {
 // WACHT_API_KEY and WACHT_API_URL.
 func newBulkCLI(t *testing.T, providerDir string, srv testServer, vars map[string]any) *cli {
 	t.Helper()
-	dir := t.TempDir()
+	c := binaryCLI(t, providerDir, envAPIKey+"="+srv.APIKey(), envBaseURL+"="+srv.URL())
 	files, err := filepath.Glob(filepath.Join(bulkExample, "*.tf"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no configuration in %s: %v", bulkExample, err)
@@ -56,18 +56,14 @@ func newBulkCLI(t *testing.T, providerDir string, srv testServer, vars map[strin
 		if err != nil {
 			t.Fatal(err)
 		}
-		writeFile(t, filepath.Join(dir, filepath.Base(f)), data)
+		writeFile(t, filepath.Join(c.dir, filepath.Base(f)), data)
 	}
 	tfvars, err := json.Marshal(vars)
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(dir, "terraform.tfvars.json"), tfvars)
-	rc := filepath.Join(t.TempDir(), "cli.tfrc")
-	writeFile(t, rc, fmt.Appendf(nil, "provider_installation {\n  dev_overrides {\n    \"wacht-platform/wacht\" = %q\n  }\n  direct {}\n}\n", providerDir))
-	env := append(os.Environ(), "TF_CLI_CONFIG_FILE="+rc, "CHECKPOINT_DISABLE=1", "TF_IN_AUTOMATION=1",
-		envAPIKey+"="+srv.APIKey(), envBaseURL+"="+srv.URL())
-	return &cli{t: t, dir: dir, env: env}
+	writeFile(t, filepath.Join(c.dir, "terraform.tfvars.json"), tfvars)
+	return c
 }
 
 func writeFile(t *testing.T, path string, data []byte) {

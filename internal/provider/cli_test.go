@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -62,6 +63,21 @@ func startCLI(t testing.TB, config string, providers map[string]func() tfprotov6
 	c.write(config)
 	c.must("init", "-no-color")
 	return c
+}
+
+// binaryCLI is a working directory where the CLI starts the provider binary
+// in providerDir (see buildProvider) as it starts an installed provider: a
+// dev_overrides entry points at it, so no init is needed. env is added to
+// the commands' environment.
+func binaryCLI(t testing.TB, providerDir string, env ...string) *cli {
+	t.Helper()
+	rc := filepath.Join(t.TempDir(), "cli.tfrc")
+	config := fmt.Sprintf("provider_installation {\n  dev_overrides {\n    \"wacht-platform/wacht\" = %q\n  }\n  direct {}\n}\n", providerDir)
+	if err := os.WriteFile(rc, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env = append(append(os.Environ(), "TF_CLI_CONFIG_FILE="+rc, "CHECKPOINT_DISABLE=1", "TF_IN_AUTOMATION=1"), env...)
+	return &cli{t: t, dir: t.TempDir(), env: env}
 }
 
 // serveInProcess serves a provider in debug mode until the test ends and
@@ -134,4 +150,10 @@ func (c *cli) planWarnings(args ...string) []string {
 		}
 	}
 	return warnings
+}
+
+// lastLines keeps a failed command's log short.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(len(lines)-n, 0):], "\n")
 }
