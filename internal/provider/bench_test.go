@@ -174,33 +174,40 @@ func watchDeletes(srv testServer, n int) func() time.Duration {
 // planLatency is the server's delay on every request in the timed plans.
 const planLatency = 20 * time.Millisecond
 
+// planRounds is how many plans of each configuration a round of
+// BenchmarkPlanRefresh500/side-by-side times, taking turns, so that a slow
+// spell of a shared machine falls on all of them alike.
+const planRounds = 5
+
 // BenchmarkPlanRefresh500 times `terraform plan` (a refresh and an empty
 // plan) of 500 contexts, made by an untimed apply at scaled limits, against a
 // server at the documented limits (read 100 a minute, burst 20) that takes
-// 20 ms over every request. The wacht variants run the provider binary as
-// Terraform starts an installed provider, so the figures are those of the
-// process users run. Beside them, in one run:
-//   - terraform_data: a plan of 500 terraform_data resources, Terraform's
-//     own floor for 500 resources;
-//   - noop: a plan of 500 resources of a framework provider, served
-//     in-process, whose Read does nothing: the floor of any framework provider;
-//   - batched: the provider as configured by default (batch_reads = true).
-//     s is its plan time; vs-data+latency its ratio to the terraform_data
-//     floor plus the latency bound of one GET each, 500 × 20 ms / 10
-//     (parallelism) = 1 s (target ≤ 1.3); vs-noop its ratio to the noop
-//     floor; peak-MiB the provider process's peak resident memory (target
-//     ≤ 60); reads the list and get requests served (target ≤ ⌈500/100⌉ + a
-//     few); 429s the refusals served (target 0);
-//   - unbatched-x10: batch_reads = false, one GET per context. At the
-//     documented limits that is (500 - 20) / 100 a minute = 4.8 min, too slow
-//     to run, so the server's and provider's read limit are ten times the
-//     documented (1000 a minute, burst 200) and the variant reports
-//     vs-batched (its time over the batched one, which is also the per-context
-//     cost ratio: both refresh 500), wall/bound against its own rate-limit
-//     bound, and est-documented-s, its time with the bound at the documented
-//     limits in place of the ×10 one.
+// 20 ms over every request. The provider is the binary, started by Terraform
+// as an installed provider is, so the figures are those of the process users
+// run.
 //
-// The timed plans also report where the CPU went (see timePlans).
+// side-by-side takes planRounds turns at three plans, each finding nothing to
+// change, and reports their means:
+//   - data-s: 500 terraform_data resources, Terraform's own floor for 500
+//     resources;
+//   - noop-s: 500 resources of a framework provider served in-process whose
+//     Read does nothing, the floor of any framework provider;
+//   - s: the provider as configured by default (batch_reads = true);
+//     vs-data+latency its ratio to the terraform_data floor plus the latency
+//     bound of one GET each, 500 × 20 ms / 10 (parallelism) = 1 s (target
+//     ≤ 1.3); vs-noop its ratio to the noop floor; peak-MiB the provider
+//     process's peak resident memory (target ≤ 60); reads the list and get
+//     requests served per plan (target ≤ ⌈500/100⌉ + a few); 429s the
+//     refusals served (target 0); and where the CPU went (see planTimes).
+//
+// unbatched-x10 plans with batch_reads = false, one GET per context. At the
+// documented limits that is (500 - 20) / 100 a minute = 4.8 min, too slow
+// to run, so the server's and provider's read limit are ten times the
+// documented (1000 a minute, burst 200) and the variant reports vs-batched
+// (its time over the batched one, which is also the per-context cost ratio:
+// both refresh 500), wall/bound against its own rate-limit bound, and
+// est-documented-s, its time with the bound at the documented limits in place
+// of the ×10 one.
 func BenchmarkPlanRefresh500(b *testing.B) {
 	requireTerraform(b)
 	const n = 500
@@ -213,42 +220,48 @@ func BenchmarkPlanRefresh500(b *testing.B) {
 	wc.must("apply", "-auto-approve", "-input=false", "-no-color")
 	srv.SetLatency(planLatency)
 
-	var dataFloor, noopFloor, batched time.Duration
-	b.Run("terraform_data", func(b *testing.B) {
-		dataFloor = floorPlan(b, counted("terraform_data", n, "input = count.index"))
-	})
-	b.Run("noop", func(b *testing.B) {
-		noopFloor = floorPlan(b, counted(noopThing, n, ""))
-	})
-	b.Run("batched", func(b *testing.B) {
+	var batched time.Duration
+	b.Run("side-by-side", func(b *testing.B) {
+		data := &planTimes{c: appliedCLI(b, counted("terraform_data", n, "input = count.index"))}
+		noop := &planTimes{c: appliedCLI(b, counted(noopThing, n, ""))}
 		c := wc.in(b)
 		c.write(srv.providerBlock() + contexts)
-		srv.SetLimits(documented, true)
-		batched = timePlans(b, c, &srv)
-		// A floor filtered out by -bench leaves its ratio out.
-		if dataFloor > 0 {
-			latencyBound := time.Duration(n) * planLatency / 10
-			b.ReportMetric(batched.Seconds()/(dataFloor+latencyBound).Seconds(), "vs-data+latency")
+		wacht := &planTimes{c: c, before: func() { srv.SetLimits(documented, true) }}
+		srv.ResetRequests()
+		for b.Loop() {
+			for range planRounds {
+				for _, p := range []*planTimes{data, noop, wacht} {
+					p.plan(b)
+				}
+			}
 		}
-		if noopFloor > 0 {
-			b.ReportMetric(batched.Seconds()/noopFloor.Seconds(), "vs-noop")
-		}
-		reportReads(b, &srv)
+		batched = wacht.mean()
+		latencyBound := time.Duration(n) * planLatency / 10
+		b.ReportMetric(data.mean().Seconds(), "data-s")
+		b.ReportMetric(noop.mean().Seconds(), "noop-s")
+		b.ReportMetric(batched.Seconds()/(data.mean()+latencyBound).Seconds(), "vs-data+latency")
+		b.ReportMetric(batched.Seconds()/noop.mean().Seconds(), "vs-noop")
+		wacht.report(b)
+		reportReads(b, &srv, wacht.n)
 	})
 	b.Run("unbatched-x10", func(b *testing.B) {
 		x10 := documented
 		x10.Read = localserver.Rate{PerMinute: documented.Read.PerMinute * 10, Burst: documented.Read.Burst * 10}
 		c := wc.in(b)
 		c.write(srv.providerWith("  batch_reads = false\n"+rateLimitsHCL(x10)) + contexts)
-		srv.SetLimits(x10, true)
-		unbatched := timePlans(b, c, &srv)
-		bound, documentedBound := rateBound(n, x10.Read), rateBound(n, documented.Read)
-		b.ReportMetric(unbatched.Seconds()/bound.Seconds(), "wall/bound")
-		b.ReportMetric((unbatched - bound + documentedBound).Seconds(), "est-documented-s")
-		if batched > 0 {
-			b.ReportMetric(unbatched.Seconds()/batched.Seconds(), "vs-batched")
+		unbatched := &planTimes{c: c, before: func() { srv.SetLimits(x10, true) }}
+		srv.ResetRequests()
+		for b.Loop() {
+			unbatched.plan(b)
 		}
-		reportReads(b, &srv)
+		unbatched.report(b)
+		bound, documentedBound := rateBound(n, x10.Read), rateBound(n, documented.Read)
+		b.ReportMetric(unbatched.mean().Seconds()/bound.Seconds(), "wall/bound")
+		b.ReportMetric((unbatched.mean() - bound + documentedBound).Seconds(), "est-documented-s")
+		if batched > 0 {
+			b.ReportMetric(unbatched.mean().Seconds()/batched.Seconds(), "vs-batched")
+		}
+		reportReads(b, &srv, unbatched.n)
 	})
 }
 
@@ -285,54 +298,63 @@ func (c *cli) in(tb testing.TB) *cli {
 	return &cp
 }
 
-// floorPlan applies config in a directory of its own, untimed, and times
-// plans of it.
-func floorPlan(b *testing.B, config string) time.Duration {
+// appliedCLI is a working directory with config applied, for the
+// providers benchCLI serves.
+func appliedCLI(b *testing.B, config string) *cli {
 	c := benchCLI(b, config, noopProvider{})
 	c.must("apply", "-auto-approve", "-input=false", "-no-color")
-	return timePlans(b, c, nil)
+	return c
 }
 
-// timePlans runs one plan per iteration, each expected to find nothing to
-// change, reports their mean wall time and where the CPU went, and returns
-// the wall time. The server's counters, when there is a server, count the
-// plans' requests only.
-//
-// self-cpu-s is this process's CPU time: the in-process providers and the
-// local server; plugin-cpu-s that of the provider processes the CLI started,
-// and peak-MiB the largest peak resident memory among them (both sampled
-// every 10 ms; 0 when every provider is in-process); terraform-cpu-s the
-// CLI's own. Their sum near s times the cores says the plan is bound by CPU,
-// not by waiting on the server.
-func timePlans(b *testing.B, c *cli, srv *testServer) time.Duration {
-	if srv != nil {
-		srv.ResetRequests()
+// planTimes times plans of one working directory, each expected to find
+// nothing to change, and where their CPU went: self is this process's CPU
+// time (the in-process providers and the local server); plugins that of the
+// provider processes the CLI started, and peakKiB the largest peak resident
+// memory among them (both sampled every 20 ms); terraform the CLI's own.
+// Their sum near the wall time times the cores says the plans are bound by
+// CPU, not by waiting on the server.
+type planTimes struct {
+	c      *cli
+	before func() // run untimed before each plan
+	n      int
+
+	wall, self, plugins, terraform time.Duration
+	peakKiB                        int
+}
+
+func (p *planTimes) plan(b *testing.B) {
+	if p.before != nil {
+		b.StopTimer()
+		p.before()
+		b.StartTimer()
 	}
-	var wall, self, children, plugins time.Duration
-	var peakKiB int
-	for b.Loop() {
-		self0, children0 := cpuTime(syscall.RUSAGE_SELF), cpuTime(syscall.RUSAGE_CHILDREN)
-		watch := watchPlugins()
-		start := time.Now()
-		if !c.emptyPlan() {
-			b.Error("the plan is not empty")
-		}
-		wall += time.Since(start)
-		cpu, peak := watch()
-		plugins += cpu
-		peakKiB = max(peakKiB, peak)
-		self += cpuTime(syscall.RUSAGE_SELF) - self0
-		children += cpuTime(syscall.RUSAGE_CHILDREN) - children0
+	self0, children0 := cpuTime(syscall.RUSAGE_SELF), cpuTime(syscall.RUSAGE_CHILDREN)
+	watch := watchPlugins()
+	start := time.Now()
+	if !p.c.emptyPlan() {
+		b.Error("the plan is not empty")
 	}
-	per := func(d time.Duration) time.Duration { return d / time.Duration(b.N) }
-	b.ReportMetric(per(wall).Seconds(), "s")
-	b.ReportMetric(per(self).Seconds(), "self-cpu-s")
-	b.ReportMetric(per(plugins).Seconds(), "plugin-cpu-s")
-	b.ReportMetric(per(children-plugins).Seconds(), "terraform-cpu-s") // a command's children are counted with it
-	if peakKiB > 0 {
-		b.ReportMetric(float64(peakKiB)/1024, "peak-MiB")
-	}
-	return per(wall)
+	p.wall += time.Since(start)
+	plugins, peak := watch()
+	p.plugins += plugins
+	p.peakKiB = max(p.peakKiB, peak)
+	p.self += cpuTime(syscall.RUSAGE_SELF) - self0
+	// The CLI is charged with the children it waited for: its plugins.
+	p.terraform += cpuTime(syscall.RUSAGE_CHILDREN) - children0 - plugins
+	p.n++
+}
+
+func (p *planTimes) mean() time.Duration { return p.wall / time.Duration(max(p.n, 1)) }
+
+// report reports the mean plan time and CPU times, and the peak memory of
+// the provider processes.
+func (p *planTimes) report(b *testing.B) {
+	per := func(d time.Duration) float64 { return d.Seconds() / float64(max(p.n, 1)) }
+	b.ReportMetric(per(p.wall), "s")
+	b.ReportMetric(per(p.self), "self-cpu-s")
+	b.ReportMetric(per(p.plugins), "plugin-cpu-s")
+	b.ReportMetric(per(p.terraform), "terraform-cpu-s")
+	b.ReportMetric(float64(p.peakKiB)/1024, "peak-MiB")
 }
 
 // watchPlugins samples, every 20 ms until the function it returns is
@@ -437,7 +459,7 @@ func cpuTime(who int) time.Duration {
 }
 
 // reportReads reports the read requests and 429 answers served, per plan.
-func reportReads(b *testing.B, srv *testServer) {
+func reportReads(b *testing.B, srv *testServer, plans int) {
 	reads := 0
 	for _, route := range []string{localserver.ContextsRoute, localserver.ContextRoute} {
 		reads += srv.Count(http.MethodGet, route, -1)
@@ -448,8 +470,9 @@ func reportReads(b *testing.B, srv *testServer) {
 			refused += v
 		}
 	}
-	b.ReportMetric(float64(reads)/float64(b.N), "reads")
-	b.ReportMetric(float64(refused)/float64(b.N), "429s")
+	plans = max(plans, 1)
+	b.ReportMetric(float64(reads)/float64(plans), "reads")
+	b.ReportMetric(float64(refused)/float64(plans), "429s")
 }
 
 // rateBound is the least time n requests take through a token bucket that

@@ -159,7 +159,7 @@ func (r *executionContextResource) IdentitySchema(_ context.Context, _ resource.
 // passes none otherwise).
 func setIdentity(ctx context.Context, identity *tfsdk.ResourceIdentity, id types.String, diags *diag.Diagnostics) {
 	if identity != nil {
-		diags.Append(identity.Set(ctx, executionContextIdentity{ID: id})...)
+		diags.Append(setModel(ctx, identity, identity.Schema.Type(), executionContextIdentity{ID: id})...)
 	}
 }
 
@@ -169,7 +169,7 @@ func (r *executionContextResource) Configure(_ context.Context, req resource.Con
 
 func (r *executionContextResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	var plan executionContextResourceModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(getModel(ctx, req.Plan, &plan)...)
 	timeout, diags := plan.Timeouts.Create(ctx, defaultCreateTimeout)
 	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
@@ -194,7 +194,7 @@ func (r *executionContextResource) Create(ctx context.Context, req resource.Crea
 		return
 	}
 	plan.contextFields = newContextFields(ec)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	resp.Diagnostics.Append(setModel(ctx, &resp.State, resp.State.Schema.Type(), &plan)...)
 	setIdentity(ctx, resp.Identity, plan.ID, &resp.Diagnostics)
 }
 
@@ -265,7 +265,7 @@ func (r *executionContextResource) createError(ctx context.Context, plan executi
 
 func (r *executionContextResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
 	var state executionContextResourceModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	resp.Diagnostics.Append(getModel(ctx, req.State, &state)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -286,13 +286,13 @@ func (r *executionContextResource) Read(ctx context.Context, req resource.ReadRe
 	}
 	state.contextFields = newContextFields(ec)
 	state.defaultSettings()
-	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	resp.Diagnostics.Append(setModel(ctx, &resp.State, resp.State.Schema.Type(), &state)...)
 }
 
 func (r *executionContextResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
 	var plan, state executionContextResourceModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	resp.Diagnostics.Append(getModel(ctx, req.Plan, &plan)...)
+	resp.Diagnostics.Append(getModel(ctx, req.State, &state)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -312,7 +312,7 @@ func (r *executionContextResource) Update(ctx context.Context, req resource.Upda
 		}
 		plan.contextFields = newContextFields(ec)
 	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	resp.Diagnostics.Append(setModel(ctx, &resp.State, resp.State.Schema.Type(), &plan)...)
 	setIdentity(ctx, resp.Identity, plan.ID, &resp.Diagnostics)
 }
 
@@ -338,7 +338,7 @@ func (r *executionContextResource) ModifyPlan(ctx context.Context, req resource.
 		action = "replace"
 	}
 	var state executionContextResourceModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	resp.Diagnostics.Append(getModel(ctx, req.State, &state)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -370,7 +370,7 @@ func (r *executionContextResource) ModifyPlan(ctx context.Context, req resource.
 
 func (r *executionContextResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
 	var state executionContextResourceModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	resp.Diagnostics.Append(getModel(ctx, req.State, &state)...)
 	timeout, diags := state.Timeouts.Delete(ctx, defaultDeleteTimeout)
 	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
@@ -508,7 +508,7 @@ func (r *executionContextResource) ImportState(ctx context.Context, req resource
 	id := req.ID
 	if id == "" && req.Identity != nil {
 		var identity executionContextIdentity
-		resp.Diagnostics.Append(req.Identity.Get(ctx, &identity)...)
+		resp.Diagnostics.Append(getModel(ctx, req.Identity, &identity)...)
 		id = identity.ID.ValueString()
 	}
 	if err := wacht.ValidateID(id); err != nil {
