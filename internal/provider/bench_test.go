@@ -55,13 +55,19 @@ import (
 // installed provider. N is 300 so that Terraform's fixed cost of a command
 // (about a second) does not pass for pacing; its cost per resource (its
 // refresh and plan before the first delete) does not shrink with N. Metrics:
-// wall/bound is the destroy's wall time over the rate-limit bound
-// (N - burst) / rate = 29.5 s (target ≤ 1.05); vs-floor the same over the
-// floor's wall time; span/bound the same for the span from the first DELETE
-// to the last success, the provider's pacing without Terraform's start,
-// refresh and plan, which overhead-s is; left is contexts still on the server
-// afterwards, failed deletes (target 0); 429s and 429/delete are the
-// refusals served on DELETE, in all and per context (target ≤ 0.01).
+//   - wall/bound: the destroy's wall time over the rate-limit bound
+//     (N - burst) / rate = 29.5 s (target ≤ 1.05); vs-floor: over the floor's;
+//   - est-documented-wall/bound: what wall/bound comes to at the documented
+//     delete limit (50 a minute, burst 5, a bound of 354 s), Terraform's
+//     time over the bound staying what it is here;
+//   - span/bound: the time from the first DELETE to the last success over the
+//     bound, the provider's pacing alone; before-first-s and after-last-s:
+//     the destroy's time before and after that span (Terraform's start,
+//     refresh and plan; its end);
+//   - left: contexts still on the server afterwards, failed deletes (target
+//     0); 429s and 429/delete: the refusals served on DELETE, in all and per
+//     context (target ≤ 0.01);
+//   - where the CPU went, and the provider's peak memory (see runs).
 func BenchmarkBulkDestroy(b *testing.B) {
 	requireTerraform(b)
 	const n = 300
@@ -71,20 +77,22 @@ func BenchmarkBulkDestroy(b *testing.B) {
 	retryOnly := limits
 	retryOnly.Delete = localserver.Rate{PerMinute: 0, Burst: 1}
 	bound := rateBound(n, deleteLimit)
+	documentedBound := rateBound(n, localserver.DocumentedLimits().Delete)
 	bin := buildProvider(b)
 
 	var floor time.Duration
 	b.Run("floor", func(b *testing.B) {
 		pacer := rate.NewLimiter(rate.Limit(deleteLimit.PerMinute/60), deleteLimit.Burst)
 		c := benchCLI(b, counted(noopThing, n, ""), noopProvider{deletes: pacer})
+		var destroys runs
 		for b.Loop() {
 			b.StopTimer()
 			c.must("apply", "-auto-approve", "-input=false", "-no-color") // time enough to fill the bucket
 			b.StartTimer()
-			c.must("destroy", "-auto-approve", "-input=false", "-no-color")
+			destroys.time(func() { c.must("destroy", "-auto-approve", "-input=false", "-no-color") })
 		}
-		floor = b.Elapsed() / time.Duration(b.N)
-		b.ReportMetric(floor.Seconds(), "s")
+		floor = destroys.mean()
+		destroys.report(b)
 		b.ReportMetric(floor.Seconds()/bound.Seconds(), "wall/bound")
 	})
 	for _, tc := range []struct {
@@ -98,7 +106,8 @@ func BenchmarkBulkDestroy(b *testing.B) {
 			srv := testServer{Server: localserver.StartTest(b, localserver.Options{Limits: &limits})}
 			c := binaryCLI(b, bin)
 			c.write(srv.providerWith(tc.settings) + counted("wacht_execution_context", n, `title = "bench-${count.index}"`))
-			var wall, span time.Duration
+			var destroys runs
+			var span, before, after time.Duration
 			var left, refused int
 			for b.Loop() {
 				b.StopTimer()
@@ -107,10 +116,14 @@ func BenchmarkBulkDestroy(b *testing.B) {
 				b.StartTimer()
 
 				deletes := watchDeletes(srv, n)
+				var out string
+				var err error
 				start := time.Now()
-				out, err := c.run("destroy", "-auto-approve", "-input=false", "-no-color")
-				wall += time.Since(start)
-				span += deletes()
+				destroys.time(func() { out, err = c.run("destroy", "-auto-approve", "-input=false", "-no-color") })
+				end := time.Now()
+				if first, last := deletes(); !first.IsZero() && !last.IsZero() {
+					before, span, after = before+first.Sub(start), span+last.Sub(first), after+end.Sub(last)
+				}
 
 				b.StopTimer()
 				if err != nil {
@@ -122,13 +135,16 @@ func BenchmarkBulkDestroy(b *testing.B) {
 				b.StartTimer()
 			}
 			per := func(v float64) float64 { return v / float64(b.N) }
-			b.ReportMetric(per(wall.Seconds()), "s")
-			b.ReportMetric(per(wall.Seconds())/bound.Seconds(), "wall/bound")
+			wall := destroys.mean()
+			destroys.report(b)
+			b.ReportMetric(wall.Seconds()/bound.Seconds(), "wall/bound")
+			b.ReportMetric((wall-bound+documentedBound).Seconds()/documentedBound.Seconds(), "est-documented-wall/bound")
 			if floor > 0 {
-				b.ReportMetric(per(wall.Seconds())/floor.Seconds(), "vs-floor")
+				b.ReportMetric(wall.Seconds()/floor.Seconds(), "vs-floor")
 			}
 			b.ReportMetric(per(span.Seconds())/bound.Seconds(), "span/bound")
-			b.ReportMetric(per((wall - span).Seconds()), "overhead-s")
+			b.ReportMetric(per(before.Seconds()), "before-first-s")
+			b.ReportMetric(per(after.Seconds()), "after-last-s")
 			b.ReportMetric(per(float64(left)), "left")
 			b.ReportMetric(per(float64(refused)), "429s")
 			b.ReportMetric(per(float64(refused))/n, "429/delete")
@@ -137,9 +153,9 @@ func BenchmarkBulkDestroy(b *testing.B) {
 }
 
 // watchDeletes polls the server's counters while a destroy runs. The
-// function it returns stops it and gives the time from the first DELETE
-// served to the n-th success, 0 if either never came.
-func watchDeletes(srv testServer, n int) func() time.Duration {
+// function it returns stops it and gives the times of the first DELETE served
+// and of the n-th success, zero for one that never came.
+func watchDeletes(srv testServer, n int) func() (first, last time.Time) {
 	stop, done := make(chan struct{}), make(chan struct{})
 	var first, last time.Time
 	go func() {
@@ -161,13 +177,10 @@ func watchDeletes(srv testServer, n int) func() time.Duration {
 			}
 		}
 	}()
-	return func() time.Duration {
+	return func() (time.Time, time.Time) {
 		close(stop)
 		<-done
-		if first.IsZero() || last.IsZero() {
-			return 0
-		}
-		return last.Sub(first)
+		return first, last
 	}
 }
 
@@ -306,20 +319,53 @@ func appliedCLI(b *testing.B, config string) *cli {
 	return c
 }
 
-// planTimes times plans of one working directory, each expected to find
-// nothing to change, and where their CPU went: self is this process's CPU
-// time (the in-process providers and the local server); plugins that of the
-// provider processes the CLI started, and peakKiB the largest peak resident
-// memory among them (both sampled every 20 ms); terraform the CLI's own.
-// Their sum near the wall time times the cores says the plans are bound by
-// CPU, not by waiting on the server.
-type planTimes struct {
-	c      *cli
-	before func() // run untimed before each plan
-	n      int
-
+// runs times commands of one kind and where their CPU went: self is this
+// process's CPU time (the in-process providers and the local server);
+// plugins that of the provider processes the CLI started, and peakKiB the
+// largest peak resident memory among them (both sampled every 20 ms);
+// terraform the CLI's own. Their sum near the wall time times the cores says
+// the commands are bound by CPU, not by waiting on the server.
+type runs struct {
+	n                              int
 	wall, self, plugins, terraform time.Duration
 	peakKiB                        int
+}
+
+// time runs cmd, which runs the CLI, and adds up its figures.
+func (r *runs) time(cmd func()) {
+	self0, children0 := cpuTime(syscall.RUSAGE_SELF), cpuTime(syscall.RUSAGE_CHILDREN)
+	watch := watchPlugins()
+	start := time.Now()
+	cmd()
+	r.wall += time.Since(start)
+	plugins, peak := watch()
+	r.plugins += plugins
+	r.peakKiB = max(r.peakKiB, peak)
+	r.self += cpuTime(syscall.RUSAGE_SELF) - self0
+	// The CLI is charged with the children it waited for: its plugins.
+	r.terraform += cpuTime(syscall.RUSAGE_CHILDREN) - children0 - plugins
+	r.n++
+}
+
+func (r *runs) mean() time.Duration { return r.wall / time.Duration(max(r.n, 1)) }
+
+// report reports the mean wall and CPU times, and the peak memory of the
+// provider processes.
+func (r *runs) report(b *testing.B) {
+	per := func(d time.Duration) float64 { return d.Seconds() / float64(max(r.n, 1)) }
+	b.ReportMetric(per(r.wall), "s")
+	b.ReportMetric(per(r.self), "self-cpu-s")
+	b.ReportMetric(per(r.plugins), "plugin-cpu-s")
+	b.ReportMetric(per(r.terraform), "terraform-cpu-s")
+	b.ReportMetric(float64(r.peakKiB)/1024, "peak-MiB")
+}
+
+// planTimes times plans of one working directory, each expected to find
+// nothing to change.
+type planTimes struct {
+	runs
+	c      *cli
+	before func() // run untimed before each plan
 }
 
 func (p *planTimes) plan(b *testing.B) {
@@ -328,33 +374,11 @@ func (p *planTimes) plan(b *testing.B) {
 		p.before()
 		b.StartTimer()
 	}
-	self0, children0 := cpuTime(syscall.RUSAGE_SELF), cpuTime(syscall.RUSAGE_CHILDREN)
-	watch := watchPlugins()
-	start := time.Now()
-	if !p.c.emptyPlan() {
-		b.Error("the plan is not empty")
-	}
-	p.wall += time.Since(start)
-	plugins, peak := watch()
-	p.plugins += plugins
-	p.peakKiB = max(p.peakKiB, peak)
-	p.self += cpuTime(syscall.RUSAGE_SELF) - self0
-	// The CLI is charged with the children it waited for: its plugins.
-	p.terraform += cpuTime(syscall.RUSAGE_CHILDREN) - children0 - plugins
-	p.n++
-}
-
-func (p *planTimes) mean() time.Duration { return p.wall / time.Duration(max(p.n, 1)) }
-
-// report reports the mean plan time and CPU times, and the peak memory of
-// the provider processes.
-func (p *planTimes) report(b *testing.B) {
-	per := func(d time.Duration) float64 { return d.Seconds() / float64(max(p.n, 1)) }
-	b.ReportMetric(per(p.wall), "s")
-	b.ReportMetric(per(p.self), "self-cpu-s")
-	b.ReportMetric(per(p.plugins), "plugin-cpu-s")
-	b.ReportMetric(per(p.terraform), "terraform-cpu-s")
-	b.ReportMetric(float64(p.peakKiB)/1024, "peak-MiB")
+	p.time(func() {
+		if !p.c.emptyPlan() {
+			b.Error("the plan is not empty")
+		}
+	})
 }
 
 // watchPlugins samples, every 20 ms until the function it returns is
