@@ -35,32 +35,24 @@ type protocol6Server interface {
 	tfprotov6.ProviderServerWithStateStores
 }
 
-// releaseEvery is how many RPCs may end between two releases: each keeps
-// some 35 KB until released.
-const releaseEvery = 64
-
 // releasingServer works around a leak in terraform-plugin-framework v1.19.0
 // (the latest): proto6server.Server.registerContext wraps every RPC's
 // context in context.WithCancel and keeps the cancel func, and with it the
-// whole context chain (loggers, gRPC data), until StopProvider calls
-// cancelRegisteredContexts. A plan of 500 contexts so grows the provider by
-// tens of MiB.
+// whole context chain (loggers, gRPC data: some 35 KB), until StopProvider.
+// A plan of 500 contexts so grew the provider by tens of MiB, and a destroy
+// of thousands, whose paced deletes are never all done, by hundreds.
 //
-// The framework's StopProvider is the only way to drop them, and it cancels
-// every registered context. So each RPC holds mu's read lock while it runs,
-// and once releaseEvery RPCs have ended, an RPC that ends with none other in
-// flight takes the write lock (TryLock: it never waits) and calls the inner
-// StopProvider. That cancels only contexts of RPCs that have returned, which
-// gRPC has cancelled already (transport's finishStream), and detached ones
-// (context.WithoutCancel, as reads.go's batch walk uses) ignore it. In
-// v1.19.0 StopProvider does nothing else.
+// So the framework never gets an RPC's own context, but an rpcContext that
+// stands for it while the RPC runs (its values, deadline and cancellation)
+// and lets go of it when the RPC ends: what the framework keeps is then a
+// few hundred bytes per RPC. Work that outlives its RPC on a context made
+// from it (the batch walk of reads.go, under context.WithoutCancel) goes on,
+// without the RPC's values: the log lines it writes after that are dropped.
 //
-// Terraform's StopProvider passes straight through: it takes no lock, and
-// cancels the RPCs in flight as before.
+// Terraform's StopProvider passes straight through, and cancels the RPCs in
+// flight as before.
 type releasingServer struct {
-	inner  protocol6Server
-	mu     sync.RWMutex // read-held by each RPC in flight, write-held by a release
-	served atomic.Int64 // RPCs ended since the last release
+	inner protocol6Server
 }
 
 var _ protocol6Server = (*releasingServer)(nil)
@@ -73,53 +65,69 @@ func newReleasingServer(inner tfprotov6.ProviderServer) (*releasingServer, error
 	return &releasingServer{inner: full}, nil
 }
 
-// begin marks an RPC in flight; the function it returns ends it.
-func (s *releasingServer) begin() func() {
-	s.mu.RLock()
-	return s.end
+// rpcContext is an RPC's context as the framework sees it.
+type rpcContext struct {
+	context.Context                     // its own cancellation and deadline, those of the RPC
+	rpc             atomic.Pointer[rpc] // the RPC's context, until the RPC ends
 }
 
-func (s *releasingServer) end() {
-	s.mu.RUnlock()
-	if s.served.Add(1) >= releaseEvery {
-		s.release()
+type rpc struct{ ctx context.Context }
+
+// Value looks in the context package's own keys first, which make contexts
+// made from this one follow its cancellation, then in the RPC's values.
+func (c *rpcContext) Value(key any) any {
+	if v := c.Context.Value(key); v != nil {
+		return v
 	}
+	if r := c.rpc.Load(); r != nil {
+		return r.ctx.Value(key)
+	}
+	return nil
 }
 
-// release drops the framework's cancel funcs unless an RPC is in flight;
-// then the last of them to end tries again.
-func (s *releasingServer) release() {
-	if !s.mu.TryLock() {
-		return
+// detach returns an rpcContext for ctx, and the function that ends it: it
+// is then done, and holds nothing of ctx.
+func detach(ctx context.Context) (context.Context, func()) {
+	own, cancel := context.WithCancelCause(context.Background())
+	cancelDeadline := context.CancelFunc(func() {})
+	if deadline, ok := ctx.Deadline(); ok {
+		own, cancelDeadline = context.WithDeadline(own, deadline)
 	}
-	defer s.mu.Unlock()
-	s.served.Store(0)
-	_, _ = s.inner.StopProvider(context.Background(), &tfprotov6.StopProviderRequest{}) // never fails
+	c := &rpcContext{Context: own}
+	c.rpc.Store(&rpc{ctx: ctx})
+	stop := context.AfterFunc(ctx, func() { cancel(context.Cause(ctx)) })
+	return c, func() {
+		stop()
+		cancelDeadline()
+		cancel(context.Canceled)
+		c.rpc.Store(nil)
+	}
 }
 
 // unary runs an RPC that is over when fn returns.
-func unary[Req, Resp any](s *releasingServer, ctx context.Context, req Req, fn func(context.Context, Req) (Resp, error)) (Resp, error) {
-	defer s.begin()()
+func unary[Req, Resp any](ctx context.Context, req Req, fn func(context.Context, Req) (Resp, error)) (Resp, error) {
+	ctx, end := detach(ctx)
+	defer end()
 	return fn(ctx, req)
 }
 
 // streamed runs an RPC whose response carries an iterator, *seq(resp), that
-// goes on using the RPC's context: the RPC is in flight until the iterator
-// returns (consumed, or stopped early by its consumer), or until ctx is done
-// if the iterator is never run: the framework's context is ctx's child,
-// cancelled with it, so a release can no longer change anything for it.
-func streamed[Req, Resp, T any](s *releasingServer, ctx context.Context, req Req, fn func(context.Context, Req) (*Resp, error), seq func(*Resp) *iter.Seq[T]) (*Resp, error) {
-	end := sync.OnceFunc(s.begin())
+// goes on using the RPC's context: the RPC is over once the iterator returns
+// (consumed, or stopped early by its consumer), or once ctx is done if the
+// iterator is never run.
+func streamed[Req, Resp, T any](ctx context.Context, req Req, fn func(context.Context, Req) (*Resp, error), seq func(*Resp) *iter.Seq[T]) (*Resp, error) {
+	detached, end := detach(ctx)
 	handedOver := false
 	defer func() {
 		if !handedOver {
 			end()
 		}
 	}()
-	resp, err := fn(ctx, req)
+	resp, err := fn(detached, req)
 	if err != nil || resp == nil || *seq(resp) == nil {
 		return resp, err
 	}
+	end = sync.OnceFunc(end)
 	inner := *seq(resp)
 	stop := context.AfterFunc(ctx, end)
 	*seq(resp) = func(yield func(T) bool) {
@@ -143,149 +151,148 @@ func stateChunks(r *tfprotov6.ReadStateBytesStream) *iter.Seq[tfprotov6.ReadStat
 	return &r.Chunks
 }
 
-// StopProvider is Terraform's: it cancels the RPCs in flight, without
-// waiting for any lock.
+// StopProvider is Terraform's: it cancels the RPCs in flight.
 func (s *releasingServer) StopProvider(ctx context.Context, req *tfprotov6.StopProviderRequest) (*tfprotov6.StopProviderResponse, error) {
 	return s.inner.StopProvider(ctx, req)
 }
 
 func (s *releasingServer) GetMetadata(ctx context.Context, req *tfprotov6.GetMetadataRequest) (*tfprotov6.GetMetadataResponse, error) {
-	return unary(s, ctx, req, s.inner.GetMetadata)
+	return unary(ctx, req, s.inner.GetMetadata)
 }
 
 func (s *releasingServer) GetProviderSchema(ctx context.Context, req *tfprotov6.GetProviderSchemaRequest) (*tfprotov6.GetProviderSchemaResponse, error) {
-	return unary(s, ctx, req, s.inner.GetProviderSchema)
+	return unary(ctx, req, s.inner.GetProviderSchema)
 }
 
 func (s *releasingServer) GetResourceIdentitySchemas(ctx context.Context, req *tfprotov6.GetResourceIdentitySchemasRequest) (*tfprotov6.GetResourceIdentitySchemasResponse, error) {
-	return unary(s, ctx, req, s.inner.GetResourceIdentitySchemas)
+	return unary(ctx, req, s.inner.GetResourceIdentitySchemas)
 }
 
 func (s *releasingServer) ValidateProviderConfig(ctx context.Context, req *tfprotov6.ValidateProviderConfigRequest) (*tfprotov6.ValidateProviderConfigResponse, error) {
-	return unary(s, ctx, req, s.inner.ValidateProviderConfig)
+	return unary(ctx, req, s.inner.ValidateProviderConfig)
 }
 
 func (s *releasingServer) ConfigureProvider(ctx context.Context, req *tfprotov6.ConfigureProviderRequest) (*tfprotov6.ConfigureProviderResponse, error) {
-	return unary(s, ctx, req, s.inner.ConfigureProvider)
+	return unary(ctx, req, s.inner.ConfigureProvider)
 }
 
 func (s *releasingServer) ValidateResourceConfig(ctx context.Context, req *tfprotov6.ValidateResourceConfigRequest) (*tfprotov6.ValidateResourceConfigResponse, error) {
-	return unary(s, ctx, req, s.inner.ValidateResourceConfig)
+	return unary(ctx, req, s.inner.ValidateResourceConfig)
 }
 
 func (s *releasingServer) UpgradeResourceState(ctx context.Context, req *tfprotov6.UpgradeResourceStateRequest) (*tfprotov6.UpgradeResourceStateResponse, error) {
-	return unary(s, ctx, req, s.inner.UpgradeResourceState)
+	return unary(ctx, req, s.inner.UpgradeResourceState)
 }
 
 func (s *releasingServer) ReadResource(ctx context.Context, req *tfprotov6.ReadResourceRequest) (*tfprotov6.ReadResourceResponse, error) {
-	return unary(s, ctx, req, s.inner.ReadResource)
+	return unary(ctx, req, s.inner.ReadResource)
 }
 
 func (s *releasingServer) PlanResourceChange(ctx context.Context, req *tfprotov6.PlanResourceChangeRequest) (*tfprotov6.PlanResourceChangeResponse, error) {
-	return unary(s, ctx, req, s.inner.PlanResourceChange)
+	return unary(ctx, req, s.inner.PlanResourceChange)
 }
 
 func (s *releasingServer) ApplyResourceChange(ctx context.Context, req *tfprotov6.ApplyResourceChangeRequest) (*tfprotov6.ApplyResourceChangeResponse, error) {
-	return unary(s, ctx, req, s.inner.ApplyResourceChange)
+	return unary(ctx, req, s.inner.ApplyResourceChange)
 }
 
 func (s *releasingServer) ImportResourceState(ctx context.Context, req *tfprotov6.ImportResourceStateRequest) (*tfprotov6.ImportResourceStateResponse, error) {
-	return unary(s, ctx, req, s.inner.ImportResourceState)
+	return unary(ctx, req, s.inner.ImportResourceState)
 }
 
 func (s *releasingServer) MoveResourceState(ctx context.Context, req *tfprotov6.MoveResourceStateRequest) (*tfprotov6.MoveResourceStateResponse, error) {
-	return unary(s, ctx, req, s.inner.MoveResourceState)
+	return unary(ctx, req, s.inner.MoveResourceState)
 }
 
 func (s *releasingServer) UpgradeResourceIdentity(ctx context.Context, req *tfprotov6.UpgradeResourceIdentityRequest) (*tfprotov6.UpgradeResourceIdentityResponse, error) {
-	return unary(s, ctx, req, s.inner.UpgradeResourceIdentity)
+	return unary(ctx, req, s.inner.UpgradeResourceIdentity)
 }
 
 func (s *releasingServer) GenerateResourceConfig(ctx context.Context, req *tfprotov6.GenerateResourceConfigRequest) (*tfprotov6.GenerateResourceConfigResponse, error) {
-	return unary(s, ctx, req, s.inner.GenerateResourceConfig)
+	return unary(ctx, req, s.inner.GenerateResourceConfig)
 }
 
 func (s *releasingServer) ValidateDataResourceConfig(ctx context.Context, req *tfprotov6.ValidateDataResourceConfigRequest) (*tfprotov6.ValidateDataResourceConfigResponse, error) {
-	return unary(s, ctx, req, s.inner.ValidateDataResourceConfig)
+	return unary(ctx, req, s.inner.ValidateDataResourceConfig)
 }
 
 func (s *releasingServer) ReadDataSource(ctx context.Context, req *tfprotov6.ReadDataSourceRequest) (*tfprotov6.ReadDataSourceResponse, error) {
-	return unary(s, ctx, req, s.inner.ReadDataSource)
+	return unary(ctx, req, s.inner.ReadDataSource)
 }
 
 func (s *releasingServer) CallFunction(ctx context.Context, req *tfprotov6.CallFunctionRequest) (*tfprotov6.CallFunctionResponse, error) {
-	return unary(s, ctx, req, s.inner.CallFunction)
+	return unary(ctx, req, s.inner.CallFunction)
 }
 
 func (s *releasingServer) GetFunctions(ctx context.Context, req *tfprotov6.GetFunctionsRequest) (*tfprotov6.GetFunctionsResponse, error) {
-	return unary(s, ctx, req, s.inner.GetFunctions)
+	return unary(ctx, req, s.inner.GetFunctions)
 }
 
 func (s *releasingServer) ValidateEphemeralResourceConfig(ctx context.Context, req *tfprotov6.ValidateEphemeralResourceConfigRequest) (*tfprotov6.ValidateEphemeralResourceConfigResponse, error) {
-	return unary(s, ctx, req, s.inner.ValidateEphemeralResourceConfig)
+	return unary(ctx, req, s.inner.ValidateEphemeralResourceConfig)
 }
 
 func (s *releasingServer) OpenEphemeralResource(ctx context.Context, req *tfprotov6.OpenEphemeralResourceRequest) (*tfprotov6.OpenEphemeralResourceResponse, error) {
-	return unary(s, ctx, req, s.inner.OpenEphemeralResource)
+	return unary(ctx, req, s.inner.OpenEphemeralResource)
 }
 
 func (s *releasingServer) RenewEphemeralResource(ctx context.Context, req *tfprotov6.RenewEphemeralResourceRequest) (*tfprotov6.RenewEphemeralResourceResponse, error) {
-	return unary(s, ctx, req, s.inner.RenewEphemeralResource)
+	return unary(ctx, req, s.inner.RenewEphemeralResource)
 }
 
 func (s *releasingServer) CloseEphemeralResource(ctx context.Context, req *tfprotov6.CloseEphemeralResourceRequest) (*tfprotov6.CloseEphemeralResourceResponse, error) {
-	return unary(s, ctx, req, s.inner.CloseEphemeralResource)
+	return unary(ctx, req, s.inner.CloseEphemeralResource)
 }
 
 func (s *releasingServer) ValidateListResourceConfig(ctx context.Context, req *tfprotov6.ValidateListResourceConfigRequest) (*tfprotov6.ValidateListResourceConfigResponse, error) {
-	return unary(s, ctx, req, s.inner.ValidateListResourceConfig)
+	return unary(ctx, req, s.inner.ValidateListResourceConfig)
 }
 
 func (s *releasingServer) ListResource(ctx context.Context, req *tfprotov6.ListResourceRequest) (*tfprotov6.ListResourceServerStream, error) {
-	return streamed(s, ctx, req, s.inner.ListResource, listResults)
+	return streamed(ctx, req, s.inner.ListResource, listResults)
 }
 
 func (s *releasingServer) ValidateActionConfig(ctx context.Context, req *tfprotov6.ValidateActionConfigRequest) (*tfprotov6.ValidateActionConfigResponse, error) {
-	return unary(s, ctx, req, s.inner.ValidateActionConfig)
+	return unary(ctx, req, s.inner.ValidateActionConfig)
 }
 
 func (s *releasingServer) PlanAction(ctx context.Context, req *tfprotov6.PlanActionRequest) (*tfprotov6.PlanActionResponse, error) {
-	return unary(s, ctx, req, s.inner.PlanAction)
+	return unary(ctx, req, s.inner.PlanAction)
 }
 
 func (s *releasingServer) InvokeAction(ctx context.Context, req *tfprotov6.InvokeActionRequest) (*tfprotov6.InvokeActionServerStream, error) {
-	return streamed(s, ctx, req, s.inner.InvokeAction, actionEvents)
+	return streamed(ctx, req, s.inner.InvokeAction, actionEvents)
 }
 
 func (s *releasingServer) ValidateStateStoreConfig(ctx context.Context, req *tfprotov6.ValidateStateStoreConfigRequest) (*tfprotov6.ValidateStateStoreConfigResponse, error) {
-	return unary(s, ctx, req, s.inner.ValidateStateStoreConfig)
+	return unary(ctx, req, s.inner.ValidateStateStoreConfig)
 }
 
 func (s *releasingServer) ConfigureStateStore(ctx context.Context, req *tfprotov6.ConfigureStateStoreRequest) (*tfprotov6.ConfigureStateStoreResponse, error) {
-	return unary(s, ctx, req, s.inner.ConfigureStateStore)
+	return unary(ctx, req, s.inner.ConfigureStateStore)
 }
 
 func (s *releasingServer) ReadStateBytes(ctx context.Context, req *tfprotov6.ReadStateBytesRequest) (*tfprotov6.ReadStateBytesStream, error) {
-	return streamed(s, ctx, req, s.inner.ReadStateBytes, stateChunks)
+	return streamed(ctx, req, s.inner.ReadStateBytes, stateChunks)
 }
 
 // WriteStateBytes consumes its request stream before it returns.
 func (s *releasingServer) WriteStateBytes(ctx context.Context, req *tfprotov6.WriteStateBytesStream) (*tfprotov6.WriteStateBytesResponse, error) {
-	return unary(s, ctx, req, s.inner.WriteStateBytes)
+	return unary(ctx, req, s.inner.WriteStateBytes)
 }
 
 func (s *releasingServer) GetStates(ctx context.Context, req *tfprotov6.GetStatesRequest) (*tfprotov6.GetStatesResponse, error) {
-	return unary(s, ctx, req, s.inner.GetStates)
+	return unary(ctx, req, s.inner.GetStates)
 }
 
 func (s *releasingServer) DeleteState(ctx context.Context, req *tfprotov6.DeleteStateRequest) (*tfprotov6.DeleteStateResponse, error) {
-	return unary(s, ctx, req, s.inner.DeleteState)
+	return unary(ctx, req, s.inner.DeleteState)
 }
 
 func (s *releasingServer) LockState(ctx context.Context, req *tfprotov6.LockStateRequest) (*tfprotov6.LockStateResponse, error) {
-	return unary(s, ctx, req, s.inner.LockState)
+	return unary(ctx, req, s.inner.LockState)
 }
 
 func (s *releasingServer) UnlockState(ctx context.Context, req *tfprotov6.UnlockStateRequest) (*tfprotov6.UnlockStateResponse, error) {
-	return unary(s, ctx, req, s.inner.UnlockState)
+	return unary(ctx, req, s.inner.UnlockState)
 }

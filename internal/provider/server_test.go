@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"iter"
-	"math/rand/v2"
 	"reflect"
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -61,15 +59,6 @@ func retainedCancels(t *testing.T, framework tfprotov6.ProviderServer) int {
 	return field.Len()
 }
 
-// busy tells whether an RPC holds the server's read lock.
-func (s *releasingServer) busy() bool {
-	if s.mu.TryLock() {
-		s.mu.Unlock()
-		return false
-	}
-	return true
-}
-
 type payloadKey struct{}
 
 // readWithPayload reads with a context that carries 32 KiB, as Terraform's
@@ -86,15 +75,40 @@ func readWithPayload(t *testing.T, server tfprotov6.ProviderServer, req *tfproto
 	return weak.Make(payload)
 }
 
+// blocker holds its GetMetadata calls until unblocked.
+type blocker struct {
+	protocol6Server
+	unblock chan struct{}
+}
+
+func (b *blocker) GetMetadata(ctx context.Context, req *tfprotov6.GetMetadataRequest) (*tfprotov6.GetMetadataResponse, error) {
+	<-b.unblock
+	return b.protocol6Server.GetMetadata(ctx, req)
+}
+
 // Without the wrapper the framework keeps every read's context, and all it
-// carries, for good; with it, no more than the last releaseEvery.
+// carries, for good; with it, none once the read is over, though another
+// RPC is in flight all along, as a destroy's paced deletes are.
 func TestReleasingServerDropsFinishedContexts(t *testing.T) {
 	const n = 200
 	for _, wrapped := range []bool{false, true} {
 		framework, req := readSetup(t, 0)
 		var server tfprotov6.ProviderServer = framework
 		if wrapped {
-			server, _ = newReleasingServer(framework)
+			b := &blocker{protocol6Server: framework, unblock: make(chan struct{})}
+			rs, err := newReleasingServer(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			server = rs
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				if _, err := rs.GetMetadata(context.Background(), &tfprotov6.GetMetadataRequest{}); err != nil {
+					t.Error(err)
+				}
+			}()
+			t.Cleanup(func() { close(b.unblock); <-done })
 		}
 		cancelsBefore := retainedCancels(t, framework)
 		var before, after runtime.MemStats
@@ -112,77 +126,67 @@ func TestReleasingServerDropsFinishedContexts(t *testing.T) {
 				alive++
 			}
 		}
-		cancels := retainedCancels(t, framework)
-		t.Logf("wrapped %v: %d of %d contexts alive, %d cancel funcs kept, heap %+.1f MiB",
-			wrapped, alive, n, cancels, float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/(1<<20))
+		cancels := retainedCancels(t, framework) - cancelsBefore
+		t.Logf("wrapped %v: %d of %d contexts alive, %d cancel funcs kept, heap %+.1f KiB per read",
+			wrapped, alive, n, cancels, float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/1024/n)
 		switch {
-		case !wrapped && (alive != n || cancels != cancelsBefore+n):
+		case !wrapped && (alive != n || cancels != n):
 			t.Errorf("unwrapped: %d contexts alive, %d cancel funcs kept, want all %d: has the framework stopped keeping them? "+
-				"Then releasingServer can go", alive, cancels-cancelsBefore, n)
-		case wrapped && (alive >= releaseEvery || cancels >= releaseEvery):
-			t.Errorf("wrapped: %d contexts alive, %d cancel funcs kept, want fewer than %d", alive, cancels, releaseEvery)
+				"Then releasingServer can go", alive, cancels, n)
+		case wrapped && alive != 0:
+			t.Errorf("wrapped: %d of %d contexts alive once their reads were over, want none", alive, n)
 		}
 	}
 }
 
-// stopCounter counts the StopProvider calls that reach the framework.
-type stopCounter struct {
-	protocol6Server
-	stops  atomic.Int64
-	during func() // runs in each StopProvider
-}
+type otherKey struct{}
 
-func (s *stopCounter) StopProvider(ctx context.Context, req *tfprotov6.StopProviderRequest) (*tfprotov6.StopProviderResponse, error) {
-	s.stops.Add(1)
-	if s.during != nil {
-		s.during()
+// An rpcContext has the RPC's values, deadline and cancellation while the
+// RPC runs; once it ends, it is done and has nothing of the RPC's, but work
+// that outlives the RPC on context.WithoutCancel goes on.
+func TestRPCContextStandsForTheRPCUntilItEnds(t *testing.T) {
+	deadline := time.Now().Add(time.Hour)
+	parent, cancelParent := context.WithDeadline(context.WithValue(context.Background(), otherKey{}, "v"), deadline)
+	defer cancelParent()
+	ctx, end := detach(parent)
+	framework, cancel := context.WithCancel(ctx) // as proto6server.registerContext makes it
+	defer cancel()
+	outliving := context.WithoutCancel(framework)
+
+	if got := framework.Value(otherKey{}); got != "v" {
+		t.Errorf("value %v during the RPC, want v", got)
 	}
-	return s.protocol6Server.StopProvider(ctx, req)
-}
+	if got, ok := framework.Deadline(); !ok || !got.Equal(deadline) {
+		t.Errorf("deadline %v, %v during the RPC, want %v", got, ok, deadline)
+	}
+	if framework.Err() != nil {
+		t.Errorf("done during the RPC: %v", framework.Err())
+	}
+	end()
+	if !errors.Is(framework.Err(), context.Canceled) {
+		t.Errorf("error %v after the RPC, want it canceled", framework.Err())
+	}
+	if got := framework.Value(otherKey{}); got != nil {
+		t.Errorf("value %v after the RPC, want none", got)
+	}
+	if outliving.Err() != nil {
+		t.Errorf("work outliving the RPC stopped: %v", outliving.Err())
+	}
 
-// Reads made at once, with pauses between them as Terraform makes, are
-// released between them and never cancelled: each read is a GET that the
-// server answers after a latency, and fails on a cancelled context.
-func TestReleasingServerNeverCancelsRPCsInFlight(t *testing.T) {
-	const workers, reads = 4, 100
-	framework, req := readSetup(t, 2*time.Millisecond)
-	var working atomic.Int64
-	working.Store(workers)
-	var whileWorking atomic.Int64 // releases while another worker had reads to make
-	counter := &stopCounter{protocol6Server: framework, during: func() {
-		if working.Load() > 1 {
-			whileWorking.Add(1)
+	stopped := errors.New("stopped by Terraform")
+	rpcCtx, cancelRPC := context.WithCancelCause(context.Background())
+	ctx, end = detach(rpcCtx)
+	defer end()
+	framework, cancel = context.WithCancel(ctx)
+	defer cancel()
+	cancelRPC(stopped)
+	select {
+	case <-framework.Done():
+		if cause := context.Cause(framework); !errors.Is(cause, stopped) {
+			t.Errorf("cancelled with %v, want the RPC's cause", cause)
 		}
-	}}
-	server, err := newReleasingServer(counter)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			defer working.Add(-1)
-			for range reads {
-				resp, err := server.ReadResource(context.Background(), req)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				if text := diagText(resp.Diagnostics); text != "" {
-					t.Errorf("ReadResource: %s", text)
-					return
-				}
-				time.Sleep(rand.N(4 * time.Millisecond))
-			}
-		})
-	}
-	wg.Wait()
-	t.Logf("%d releases, %d while reads were going on", counter.stops.Load(), whileWorking.Load())
-	if whileWorking.Load() == 0 {
-		t.Error("no release while reads were going on: the test proves nothing")
-	}
-	if n := retainedCancels(t, framework); n >= releaseEvery {
-		t.Errorf("%d cancel funcs kept once idle, want fewer than %d", n, releaseEvery)
+	case <-time.After(5 * time.Second):
+		t.Error("the RPC's cancellation did not reach the framework's context")
 	}
 }
 
@@ -202,71 +206,85 @@ func TestReleasingServerPassesTerraformsStopThrough(t *testing.T) {
 		}
 		done <- resp
 	}()
-	for !server.busy() {
-		time.Sleep(time.Millisecond)
-	}
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		if _, err := server.StopProvider(context.Background(), &tfprotov6.StopProviderRequest{}); err != nil {
-			t.Error(err)
+	// A stop that comes before the read has begun cancels nothing: stop
+	// until the read gives up.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		stopped := make(chan struct{})
+		go func() {
+			defer close(stopped)
+			if _, err := server.StopProvider(context.Background(), &tfprotov6.StopProviderRequest{}); err != nil {
+				t.Error(err)
+			}
+		}()
+		select {
+		case <-stopped:
+		case <-time.After(5 * time.Second):
+			t.Fatal("StopProvider waited for the read in flight")
 		}
-	}()
-	select {
-	case <-stopped:
-	case <-time.After(5 * time.Second):
-		t.Fatal("StopProvider waited for the read in flight")
-	}
-	select {
-	case resp := <-done:
-		if resp != nil {
-			wantError(t, resp.Diagnostics, `context canceled`)
+		select {
+		case resp := <-done:
+			if resp != nil {
+				wantError(t, resp.Diagnostics, `context canceled`)
+			}
+			return
+		case <-time.After(20 * time.Millisecond):
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the read went on after StopProvider")
+		if time.Now().After(deadline) {
+			t.Fatal("the read went on after StopProvider")
+		}
 	}
 }
 
-// stubServer answers the streaming RPCs with three empty items, or fail.
+// stubServer answers the streaming RPCs with three empty items, or fail,
+// and counts the items made with the RPC's values out of reach. Like the
+// framework, it keeps every RPC's context.
 type stubServer struct {
 	protocol6Server // nil: the tests make no other RPCs
-	stops           atomic.Int64
 	fail            error
+	blind           atomic.Int64
+	contexts        []context.Context
 }
 
-func (s *stubServer) StopProvider(context.Context, *tfprotov6.StopProviderRequest) (*tfprotov6.StopProviderResponse, error) {
-	s.stops.Add(1)
-	return &tfprotov6.StopProviderResponse{}, nil
+// items yields n zero items, checking ctx's values before each.
+func items[T any](s *stubServer, ctx context.Context, n int) iter.Seq[T] {
+	s.contexts = append(s.contexts, ctx)
+	return func(yield func(T) bool) {
+		for range n {
+			if ctx.Value(payloadKey{}) == nil {
+				s.blind.Add(1)
+			}
+			var zero T
+			if !yield(zero) {
+				return
+			}
+		}
+	}
 }
 
-func (s *stubServer) GetMetadata(context.Context, *tfprotov6.GetMetadataRequest) (*tfprotov6.GetMetadataResponse, error) {
-	return &tfprotov6.GetMetadataResponse{}, nil
-}
-
-func (s *stubServer) ListResource(context.Context, *tfprotov6.ListResourceRequest) (*tfprotov6.ListResourceServerStream, error) {
+func (s *stubServer) ListResource(ctx context.Context, _ *tfprotov6.ListResourceRequest) (*tfprotov6.ListResourceServerStream, error) {
 	if s.fail != nil {
 		return nil, s.fail
 	}
-	return &tfprotov6.ListResourceServerStream{Results: slices.Values(make([]tfprotov6.ListResourceResult, 3))}, nil
+	return &tfprotov6.ListResourceServerStream{Results: items[tfprotov6.ListResourceResult](s, ctx, 3)}, nil
 }
 
-func (s *stubServer) InvokeAction(context.Context, *tfprotov6.InvokeActionRequest) (*tfprotov6.InvokeActionServerStream, error) {
+func (s *stubServer) InvokeAction(ctx context.Context, _ *tfprotov6.InvokeActionRequest) (*tfprotov6.InvokeActionServerStream, error) {
 	if s.fail != nil {
 		return nil, s.fail
 	}
-	return &tfprotov6.InvokeActionServerStream{Events: slices.Values(make([]tfprotov6.InvokeActionEvent, 3))}, nil
+	return &tfprotov6.InvokeActionServerStream{Events: items[tfprotov6.InvokeActionEvent](s, ctx, 3)}, nil
 }
 
-func (s *stubServer) ReadStateBytes(context.Context, *tfprotov6.ReadStateBytesRequest) (*tfprotov6.ReadStateBytesStream, error) {
+func (s *stubServer) ReadStateBytes(ctx context.Context, _ *tfprotov6.ReadStateBytesRequest) (*tfprotov6.ReadStateBytesStream, error) {
 	if s.fail != nil {
 		return nil, s.fail
 	}
-	return &tfprotov6.ReadStateBytesStream{Chunks: slices.Values(make([]tfprotov6.ReadStateByteChunk, 3))}, nil
+	return &tfprotov6.ReadStateBytesStream{Chunks: items[tfprotov6.ReadStateByteChunk](s, ctx, 3)}, nil
 }
 
-// A streaming RPC is in flight until its iterator has returned, whether its
-// consumer read it all or stopped early, or, never run, until its context
-// is done; no release happens meanwhile.
+// A streaming RPC keeps its context's values until its iterator has
+// returned, whether its consumer read it all or stopped early, or, never
+// run, until its context is done; then lets go of them.
 func TestReleasingServerHoldsStreamsUntilConsumed(t *testing.T) {
 	t.Run("ListResource", func(t *testing.T) {
 		checkStream(t, func(s *releasingServer, ctx context.Context) (iter.Seq[tfprotov6.ListResourceResult], error) {
@@ -303,55 +321,54 @@ func checkStream[T any](t *testing.T, open func(*releasingServer, context.Contex
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustOpen := func(ctx context.Context) iter.Seq[T] {
+	// opened opens a stream with a context, made of parent, that carries a
+	// payload, and returns the stream and a weak pointer to the payload.
+	opened := func(parent context.Context) (iter.Seq[T], weak.Pointer[[32 << 10]byte]) {
 		t.Helper()
-		seq, err := open(server, ctx)
+		payload := new([32 << 10]byte)
+		seq, err := open(server, context.WithValue(parent, payloadKey{}, payload))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !server.busy() {
-			t.Fatal("not in flight once open")
-		}
-		return seq
+		return seq, weak.Make(payload)
+	}
+	kept := func(p weak.Pointer[[32 << 10]byte]) bool {
+		runtime.GC()
+		return p.Value() != nil
 	}
 
-	// Stopped early, after enough RPCs for a release.
-	seq := mustOpen(context.Background())
-	for range releaseEvery {
-		if _, err := server.GetMetadata(context.Background(), &tfprotov6.GetMetadataRequest{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if n := stub.stops.Load(); n != 0 {
-		t.Fatalf("%d releases with the stream open, want none", n)
+	// Stopped early.
+	seq, payload := opened(context.Background())
+	if !kept(payload) {
+		t.Fatal("the RPC's values are gone while its stream is open")
 	}
 	for range seq {
 		break
 	}
-	if server.busy() {
-		t.Error("still in flight once its consumer stopped")
-	}
-	if n := stub.stops.Load(); n != 1 {
-		t.Errorf("%d releases once the stream is over, want 1", n)
+	if kept(payload) {
+		t.Error("the RPC's values are kept once its consumer stopped")
 	}
 
 	// Read to the end.
-	seq = mustOpen(context.Background())
-	items := 0
+	seq, payload = opened(context.Background())
+	n := 0
 	for range seq {
-		items++
+		n++
 	}
-	if items != 3 || server.busy() {
-		t.Errorf("%d items read, in flight after: %v; want 3, false", items, server.busy())
+	if n != 3 || kept(payload) {
+		t.Errorf("%d items read, values kept after: %v; want 3, false", n, kept(payload))
+	}
+	if blind := stub.blind.Load(); blind != 0 {
+		t.Errorf("%d items made without the RPC's values", blind)
 	}
 
 	// Never run.
 	ctx, cancel := context.WithCancel(context.Background())
-	_ = mustOpen(ctx)
+	_, payload = opened(ctx)
 	cancel()
-	for deadline := time.Now().Add(5 * time.Second); server.busy(); time.Sleep(time.Millisecond) {
+	for deadline := time.Now().Add(5 * time.Second); kept(payload); time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatal("a stream never run is still in flight after its context is done")
+			t.Fatal("a stream never run keeps its RPC's values after its context is done")
 		}
 	}
 
@@ -360,13 +377,10 @@ func checkStream[T any](t *testing.T, open func(*releasingServer, context.Contex
 	if _, err := open(server, context.Background()); err == nil || !strings.Contains(err.Error(), "refused") {
 		t.Errorf("error %v, want the inner server's", err)
 	}
-	if server.busy() {
-		t.Error("a failed RPC is still in flight")
-	}
 }
 
 // The list resource, served by the framework, streams through the wrapper
-// as without it, and is in flight until its results have been read.
+// as without it.
 func TestReleasingServerStreamsTheListResource(t *testing.T) {
 	srv := startServer(t, localserver.Options{})
 	srv.seedContexts(srv.agentID, 5, nil)
@@ -380,8 +394,5 @@ func TestReleasingServerStreamsTheListResource(t *testing.T) {
 	p.noErrors("ListResource", diags)
 	if got, want := ids(results), srv.apiOrder(ofAgent(srv.agentID)); !slices.Equal(got, want) {
 		t.Errorf("listed %v, want %v", got, want)
-	}
-	if server.busy() {
-		t.Error("still in flight once its results were read")
 	}
 }
