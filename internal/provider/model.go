@@ -30,8 +30,10 @@ var modelFieldCache sync.Map
 // modelFields maps the attribute names of a model struct type to the indexes
 // of their fields.
 func modelFields(t reflect.Type) map[string][]int {
-	if fields, ok := modelFieldCache.Load(t); ok {
-		return fields.(map[string][]int)
+	if cached, ok := modelFieldCache.Load(t); ok {
+		if fields, ok := cached.(map[string][]int); ok {
+			return fields
+		}
 	}
 	fields := map[string][]int{}
 	for _, f := range reflect.VisibleFields(t) {

@@ -26,8 +26,15 @@ func contextSchemaState(t testing.TB) (tfsdk.State, map[string]attr.Type) {
 	if sr.Diagnostics.HasError() {
 		t.Fatal(sr.Diagnostics)
 	}
-	timeoutTypes := sr.Schema.Type().(attr.TypeWithAttributeTypes).AttributeTypes()["timeouts"].(timeouts.Type).AttrTypes
-	return tfsdk.State{Schema: sr.Schema}, timeoutTypes
+	objType, ok := sr.Schema.Type().(attr.TypeWithAttributeTypes)
+	if !ok {
+		t.Fatalf("the schema's type is %T", sr.Schema.Type())
+	}
+	timeoutsType, ok := objType.AttributeTypes()["timeouts"].(timeouts.Type)
+	if !ok {
+		t.Fatalf("timeouts is %T", objType.AttributeTypes()["timeouts"])
+	}
+	return tfsdk.State{Schema: sr.Schema}, timeoutsType.AttrTypes
 }
 
 // sampleModels are execution contexts with every kind of value: known, null,
