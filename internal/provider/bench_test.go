@@ -3,30 +3,17 @@
 package provider
 
 import (
-	"context"
 	"fmt"
 	"math"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/terraform-plugin-framework/datasource"
-	"github.com/hashicorp/terraform-plugin-framework/provider"
-	"github.com/hashicorp/terraform-plugin-framework/providerserver"
-	"github.com/hashicorp/terraform-plugin-framework/resource"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
-	"github.com/hashicorp/terraform-plugin-framework/types"
-	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
-	"github.com/hashicorp/terraform-plugin-go/tfprotov6/tf6server"
-
-	"golang.org/x/time/rate"
 
 	"github.com/wacht-platform/terraform-provider-wacht/internal/localserver"
 )
@@ -47,12 +34,12 @@ import (
 //   - limiter: the provider's delete limit set to the server's;
 //   - retry-only: the provider's delete limiter off, 429 answers retried
 //     (max_retries = 50);
-//   - floor: 300 resources of a no-op framework provider served in-process,
+//   - floor: 300 resources of a no-op framework provider (testdata/noop-provider)
 //     whose deletes wait on the same token bucket and do nothing else: the
 //     least time Terraform takes over such a destroy, whatever the provider.
 //
-// The wacht variants run the provider binary as Terraform starts an
-// installed provider. N is 300 so that Terraform's fixed cost of a command
+// Each provider is a binary that Terraform starts as it starts an installed
+// provider. N is 300 so that Terraform's fixed cost of a command
 // (about a second) does not pass for pacing; its cost per resource (its
 // refresh and plan before the first delete) does not shrink with N. Metrics:
 //   - wall/bound: the destroy's wall time over the rate-limit bound
@@ -78,16 +65,16 @@ func BenchmarkBulkDestroy(b *testing.B) {
 	retryOnly.Delete = localserver.Rate{PerMinute: 0, Burst: 1}
 	bound := rateBound(n, deleteLimit)
 	documentedBound := rateBound(n, localserver.DocumentedLimits().Delete)
-	bin := buildProvider(b)
+	bin := buildProviders(b)
 
 	var floor time.Duration
 	b.Run("floor", func(b *testing.B) {
-		pacer := rate.NewLimiter(rate.Limit(deleteLimit.PerMinute/60), deleteLimit.Burst)
-		c := benchCLI(b, counted(noopThing, n, ""), noopProvider{deletes: pacer})
+		c := noopCLI(b, bin, fmt.Sprintf("NOOP_DELETES=%g/%d", deleteLimit.PerMinute, deleteLimit.Burst))
+		c.write(counted(noopThing, n, ""))
 		var destroys runs
 		for b.Loop() {
 			b.StopTimer()
-			c.must("apply", "-auto-approve", "-input=false", "-no-color") // time enough to fill the bucket
+			c.must("apply", "-auto-approve", "-input=false", "-no-color")
 			b.StartTimer()
 			destroys.time(func() { c.must("destroy", "-auto-approve", "-input=false", "-no-color") })
 		}
@@ -195,16 +182,16 @@ const planRounds = 5
 // BenchmarkPlanRefresh500 times `terraform plan` (a refresh and an empty
 // plan) of 500 contexts, made by an untimed apply at scaled limits, against a
 // server at the documented limits (read 100 a minute, burst 20) that takes
-// 20 ms over every request. The provider is the binary, started by Terraform
-// as an installed provider is, so the figures are those of the process users
-// run.
+// 20 ms over every request. Each provider is a binary that Terraform starts
+// as it starts an installed provider, so the figures are those of the
+// processes users run.
 //
 // side-by-side takes planRounds turns at three plans, each finding nothing to
 // change, and reports their means:
 //   - data-s: 500 terraform_data resources, Terraform's own floor for 500
 //     resources;
-//   - noop-s: 500 resources of a framework provider served in-process whose
-//     Read does nothing, the floor of any framework provider;
+//   - noop-s: 500 resources of a framework provider whose Read does nothing
+//     (testdata/noop-provider), the floor of any framework provider;
 //   - s: the provider as configured by default (batch_reads = true);
 //     vs-data+latency its ratio to the terraform_data floor plus the latency
 //     bound of one GET each, 500 × 20 ms / 10 (parallelism) = 1 s (target
@@ -228,15 +215,16 @@ func BenchmarkPlanRefresh500(b *testing.B) {
 	setupLimits := scaleLimits(documented, 60)
 	srv := testServer{Server: localserver.StartTest(b, localserver.Options{Limits: &setupLimits})}
 	contexts := counted("wacht_execution_context", n, `title = "bench-${count.index}"`)
-	wc := binaryCLI(b, buildProvider(b))
+	bin := buildProviders(b)
+	wc := binaryCLI(b, bin)
 	wc.write(srv.providerWith(rateLimitsHCL(setupLimits)) + contexts)
 	wc.must("apply", "-auto-approve", "-input=false", "-no-color")
 	srv.SetLatency(planLatency)
 
 	var batched time.Duration
 	b.Run("side-by-side", func(b *testing.B) {
-		data := &planTimes{c: appliedCLI(b, counted("terraform_data", n, "input = count.index"))}
-		noop := &planTimes{c: appliedCLI(b, counted(noopThing, n, ""))}
+		data := &planTimes{c: appliedCLI(b, bin, counted("terraform_data", n, "input = count.index"))}
+		noop := &planTimes{c: appliedCLI(b, bin, counted(noopThing, n, ""))}
 		c := wc.in(b)
 		c.write(srv.providerBlock() + contexts)
 		wacht := &planTimes{c: c, before: func() { srv.SetLimits(documented, true) }}
@@ -286,21 +274,28 @@ func requireTerraform(b *testing.B) {
 	}
 }
 
-// noopAddress is the address Terraform infers for noop_* resources, so that
-// configurations need no required_providers entry for it.
-const (
-	noopAddress = "registry.terraform.io/hashicorp/noop"
-	noopThing   = "noop_thing"
-)
+// noopThing is the resource of testdata/noop-provider.
+const noopThing = "noop_thing"
 
-// benchCLI is a working directory, initialised with config, that reaches
-// this provider and noop, both served in-process.
-func benchCLI(b *testing.B, config string, noop noopProvider) *cli {
+// buildProviders builds this provider and the no-op one into a directory, as
+// buildProvider does.
+func buildProviders(b *testing.B) string {
 	b.Helper()
-	return startCLI(b, config, map[string]func() tfprotov6.ProviderServer{
-		providerAddress: providerserver.NewProtocol6(New("bench")()),
-		noopAddress:     providerserver.NewProtocol6(noop),
-	}, tf6server.WithGoPluginLogger(hclog.NewNullLogger())) // go-plugin's debug lines would split the result lines
+	dir := buildProvider(b)
+	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "terraform-provider-noop"), "./testdata/noop-provider")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("building the no-op provider: %v\n%s", err, out)
+	}
+	return dir
+}
+
+// noopCLI is binaryCLI for the providers of buildProviders, the no-op one
+// keeping its logs to itself, as main.go has this provider do when
+// Terraform would drop them.
+func noopCLI(b *testing.B, dir string, env ...string) *cli {
+	b.Helper()
+	quiet := []string{"TF_LOG_SDK=off", "TF_LOG_SDK_PROTO=off", "TF_LOG_SDK_FRAMEWORK=off", "TF_LOG_PROVIDER_NOOP=off"}
+	return overridesCLI(b, map[string]string{"wacht-platform/wacht": dir, "hashicorp/noop": dir}, append(quiet, env...)...)
 }
 
 // in returns the harness reporting to tb, such as a sub-benchmark of the
@@ -311,10 +306,10 @@ func (c *cli) in(tb testing.TB) *cli {
 	return &cp
 }
 
-// appliedCLI is a working directory with config applied, for the
-// providers benchCLI serves.
-func appliedCLI(b *testing.B, config string) *cli {
-	c := benchCLI(b, config, noopProvider{})
+// appliedCLI is a noopCLI working directory with config applied.
+func appliedCLI(b *testing.B, dir, config string) *cli {
+	c := noopCLI(b, dir)
+	c.write(config)
 	c.must("apply", "-auto-approve", "-input=false", "-no-color")
 	return c
 }
@@ -546,64 +541,4 @@ func vmHWM(pid int) int {
 		}
 	}
 	return 0
-}
-
-// noopProvider serves noop_thing, a resource that reaches nothing: a plan of
-// many of them is the cost of the framework and the protocol alone. Its
-// deletes wait on deletes, when set.
-type noopProvider struct {
-	deletes *rate.Limiter
-}
-
-func (noopProvider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
-	resp.TypeName = "noop"
-}
-
-func (noopProvider) Schema(context.Context, provider.SchemaRequest, *provider.SchemaResponse) {}
-
-func (noopProvider) Configure(context.Context, provider.ConfigureRequest, *provider.ConfigureResponse) {
-}
-
-func (p noopProvider) Resources(context.Context) []func() resource.Resource {
-	return []func() resource.Resource{func() resource.Resource { return noopResource(p) }}
-}
-
-func (noopProvider) DataSources(context.Context) []func() datasource.DataSource { return nil }
-
-type noopResource struct {
-	deletes *rate.Limiter
-}
-
-type noopModel struct {
-	ID types.String `tfsdk:"id"`
-}
-
-func (noopResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_thing"
-}
-
-func (noopResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
-	resp.Schema = schema.Schema{Attributes: map[string]schema.Attribute{
-		"id": schema.StringAttribute{Computed: true, PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
-	}}
-}
-
-func (noopResource) Create(ctx context.Context, _ resource.CreateRequest, resp *resource.CreateResponse) {
-	resp.Diagnostics.Append(resp.State.Set(ctx, noopModel{ID: types.StringValue("noop")})...)
-}
-
-// Read keeps the state as it is: the framework starts from the prior state.
-func (noopResource) Read(context.Context, resource.ReadRequest, *resource.ReadResponse) {}
-
-func (noopResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	resp.State.Raw = req.Plan.Raw
-}
-
-func (r noopResource) Delete(ctx context.Context, _ resource.DeleteRequest, resp *resource.DeleteResponse) {
-	if r.deletes == nil {
-		return
-	}
-	if err := r.deletes.Wait(ctx); err != nil {
-		resp.Diagnostics.AddError("Deleting a noop_thing", err.Error())
-	}
 }

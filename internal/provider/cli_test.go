@@ -36,26 +36,9 @@ func newCLI(t *testing.T, config string) *cli {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return startCLI(t, config, map[string]func() tfprotov6.ProviderServer{
-		providerAddress: func() tfprotov6.ProviderServer { return server },
-	})
-}
-
-// startCLI serves each provider in-process under its address and inits a
-// working directory that reattaches them all, opts applying to every
-// provider. It takes a testing.TB for the benchmarks, which do their own
-// checks of the environment.
-func startCLI(t testing.TB, config string, providers map[string]func() tfprotov6.ProviderServer, opts ...tf6server.ServeOpt) *cli {
-	t.Helper()
-	reattach := map[string]any{}
-	for addr, factory := range providers {
-		reattach[addr] = serveInProcess(t, addr, factory, opts...)
-		// OpenTofu resolves a source without a host to its own registry.
-		if rest, ok := strings.CutPrefix(addr, "registry.terraform.io/"); ok {
-			reattach["registry.opentofu.org/"+rest] = reattach[addr]
-		}
-	}
-	info, err := json.Marshal(reattach)
+	entry := serveInProcess(t, providerAddress, func() tfprotov6.ProviderServer { return server })
+	// OpenTofu resolves a source without a host to its own registry.
+	info, err := json.Marshal(map[string]any{providerAddress: entry, "registry.opentofu.org/wacht-platform/wacht": entry})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,13 +49,24 @@ func startCLI(t testing.TB, config string, providers map[string]func() tfprotov6
 }
 
 // binaryCLI is a working directory where the CLI starts the provider binary
-// in providerDir (see buildProvider) as it starts an installed provider: a
-// dev_overrides entry points at it, so no init is needed. env is added to
-// the commands' environment.
+// in providerDir (see buildProvider) as it starts an installed provider. env
+// is added to the commands' environment.
 func binaryCLI(t testing.TB, providerDir string, env ...string) *cli {
 	t.Helper()
+	return overridesCLI(t, map[string]string{"wacht-platform/wacht": providerDir}, env...)
+}
+
+// overridesCLI is a working directory where the CLI starts each provider,
+// by its source address, from the directory overrides gives it: a
+// dev_overrides entry points at it, so no init is needed.
+func overridesCLI(t testing.TB, overrides map[string]string, env ...string) *cli {
+	t.Helper()
+	var entries strings.Builder
+	for source, dir := range overrides {
+		fmt.Fprintf(&entries, "    %q = %q\n", source, dir)
+	}
 	rc := filepath.Join(t.TempDir(), "cli.tfrc")
-	config := fmt.Sprintf("provider_installation {\n  dev_overrides {\n    \"wacht-platform/wacht\" = %q\n  }\n  direct {}\n}\n", providerDir)
+	config := "provider_installation {\n  dev_overrides {\n" + entries.String() + "  }\n  direct {}\n}\n"
 	if err := os.WriteFile(rc, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -82,11 +76,11 @@ func binaryCLI(t testing.TB, providerDir string, env ...string) *cli {
 
 // serveInProcess serves a provider in debug mode until the test ends and
 // returns its TF_REATTACH_PROVIDERS entry.
-func serveInProcess(t testing.TB, addr string, factory func() tfprotov6.ProviderServer, opts ...tf6server.ServeOpt) map[string]any {
+func serveInProcess(t *testing.T, addr string, factory func() tfprotov6.ProviderServer) map[string]any {
 	ctx, cancel := context.WithCancel(context.Background())
 	reattach := make(chan *plugin.ReattachConfig)
 	closed := make(chan struct{})
-	opts = append([]tf6server.ServeOpt{tf6server.WithDebug(ctx, reattach, closed), tf6server.WithLoggingSink(sinkT{t})}, opts...)
+	opts := []tf6server.ServeOpt{tf6server.WithDebug(ctx, reattach, closed), tf6server.WithLoggingSink(t)}
 	go func() {
 		err := tf6server.Serve(addr, factory, opts...)
 		if err != nil {
@@ -100,12 +94,6 @@ func serveInProcess(t testing.TB, addr string, factory func() tfprotov6.Provider
 		"Addr": map[string]string{"Network": rc.Addr.Network(), "String": rc.Addr.String()},
 	}
 }
-
-// sinkT lets any testing.TB be the logging sink's T, which also wants
-// Parallel (a *testing.B has none).
-type sinkT struct{ testing.TB }
-
-func (sinkT) Parallel() {}
 
 func (c *cli) write(config string) {
 	c.t.Helper()
