@@ -18,8 +18,9 @@ import (
 	"github.com/wacht-platform/terraform-provider-wacht/internal/localserver"
 )
 
-// Benchmarks of whole Terraform runs: the CLI at TF_ACC_TERRAFORM_PATH drives
-// the provider, served in-process, against the local server on loopback.
+// Benchmarks of whole Terraform runs: the CLI at TF_ACC_TERRAFORM_PATH starts
+// the provider binary, as it starts an installed provider, against the local
+// server on loopback.
 // Each measures its variants side by side in one run and reports ratios, as
 // metrics only: timings on a shared machine are never asserted. They read
 // /proc and getrusage, hence Linux only.
@@ -198,7 +199,7 @@ const planRounds = 5
 //     ≤ 1.3); vs-noop its ratio to the noop floor; peak-MiB the provider
 //     process's peak resident memory (target ≤ 60); reads the list and get
 //     requests served per plan (target ≤ ⌈500/100⌉ + a few); 429s the
-//     refusals served (target 0); and where the CPU went (see planTimes).
+//     refusals served (target 0); and where the CPU went (see runs).
 //
 // unbatched-x10 plans with batch_reads = false, one GET per context. At the
 // documented limits that is (500 - 20) / 100 a minute = 4.8 min, too slow
@@ -315,7 +316,7 @@ func appliedCLI(b *testing.B, dir, config string) *cli {
 }
 
 // runs times commands of one kind and where their CPU went: self is this
-// process's CPU time (the in-process providers and the local server);
+// process's CPU time (the local server and these measurements);
 // plugins that of the provider processes the CLI started, and peakKiB the
 // largest peak resident memory among them (both sampled every 20 ms);
 // terraform the CLI's own. Their sum near the wall time times the cores says
