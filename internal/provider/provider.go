@@ -189,6 +189,7 @@ func (p *wachtProvider) Configure(ctx context.Context, req provider.ConfigureReq
 		RequestTimeout: timeout,
 		Limits:         &limits,
 		Logger:         tflogLogger{},
+		Detach:         outliveRPC,
 		// Batching is on unless switched off.
 		DisableReadBatching: !cfg.BatchReads.IsNull() && !cfg.BatchReads.ValueBool(),
 	})

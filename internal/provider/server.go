@@ -45,9 +45,9 @@ type protocol6Server interface {
 // So the framework never gets an RPC's own context, but an rpcContext that
 // stands for it while the RPC runs (its values, deadline and cancellation)
 // and lets go of it when the RPC ends: what the framework keeps is then a
-// few hundred bytes per RPC. Work that outlives its RPC on a context made
-// from it (the batch walk of reads.go, under context.WithoutCancel) goes on,
-// without the RPC's values: the log lines it writes after that are dropped.
+// few hundred bytes per RPC. Work that outlives its RPC (the batch walk of
+// reads.go) takes its context from outliveRPC, which keeps the RPC's values
+// (its loggers) for as long as the work needs them.
 //
 // Terraform's StopProvider passes straight through, and cancels the RPCs in
 // flight as before.
@@ -73,9 +73,15 @@ type rpcContext struct {
 
 type rpc struct{ ctx context.Context }
 
+// rpcContextKey finds the rpcContext a context is made from.
+type rpcContextKey struct{}
+
 // Value looks in the context package's own keys first, which make contexts
 // made from this one follow its cancellation, then in the RPC's values.
 func (c *rpcContext) Value(key any) any {
+	if key == (rpcContextKey{}) {
+		return c
+	}
 	if v := c.Context.Value(key); v != nil {
 		return v
 	}
@@ -102,6 +108,18 @@ func detach(ctx context.Context) (context.Context, func()) {
 		cancel(context.Canceled)
 		c.rpc.Store(nil)
 	}
+}
+
+// outliveRPC is context.WithoutCancel for work that outlives the RPC it
+// starts in: made from the RPC's own context, not from its rpcContext, it
+// keeps the RPC's values for as long as the work holds it.
+func outliveRPC(ctx context.Context) context.Context {
+	if c, ok := ctx.Value(rpcContextKey{}).(*rpcContext); ok {
+		if r := c.rpc.Load(); r != nil {
+			return context.WithoutCancel(r.ctx)
+		}
+	}
+	return context.WithoutCancel(ctx)
 }
 
 // unary runs an RPC that is over when fn returns.

@@ -143,7 +143,7 @@ type otherKey struct{}
 
 // An rpcContext has the RPC's values, deadline and cancellation while the
 // RPC runs; once it ends, it is done and has nothing of the RPC's, but work
-// that outlives the RPC on context.WithoutCancel goes on.
+// that outlives the RPC goes on, and on outliveRPC's context keeps its values.
 func TestRPCContextStandsForTheRPCUntilItEnds(t *testing.T) {
 	deadline := time.Now().Add(time.Hour)
 	parent, cancelParent := context.WithDeadline(context.WithValue(context.Background(), otherKey{}, "v"), deadline)
@@ -152,6 +152,7 @@ func TestRPCContextStandsForTheRPCUntilItEnds(t *testing.T) {
 	framework, cancel := context.WithCancel(ctx) // as proto6server.registerContext makes it
 	defer cancel()
 	outliving := context.WithoutCancel(framework)
+	kept := outliveRPC(framework)
 
 	if got := framework.Value(otherKey{}); got != "v" {
 		t.Errorf("value %v during the RPC, want v", got)
@@ -169,8 +170,11 @@ func TestRPCContextStandsForTheRPCUntilItEnds(t *testing.T) {
 	if got := framework.Value(otherKey{}); got != nil {
 		t.Errorf("value %v after the RPC, want none", got)
 	}
-	if outliving.Err() != nil {
-		t.Errorf("work outliving the RPC stopped: %v", outliving.Err())
+	if outliving.Err() != nil || kept.Err() != nil {
+		t.Errorf("work outliving the RPC stopped: %v, %v", outliving.Err(), kept.Err())
+	}
+	if got := kept.Value(otherKey{}); got != "v" {
+		t.Errorf("value %v on outliveRPC's context after the RPC, want v", got)
 	}
 
 	stopped := errors.New("stopped by Terraform")

@@ -52,6 +52,10 @@ type Config struct {
 	// DisableReadBatching makes ReadExecutionContext send one GET per
 	// context, as GetExecutionContext does.
 	DisableReadBatching bool
+	// Detach makes the context of work that outlives the call that started
+	// it, a batch walk: the call's values, no cancellation. Default
+	// context.WithoutCancel.
+	Detach func(context.Context) context.Context
 }
 
 // Client talks to the Wacht API. It is safe for concurrent use.
@@ -66,6 +70,7 @@ type Client struct {
 	http       *http.Client
 	clock      Clock
 	log        Logger
+	detach     func(context.Context) context.Context
 	reads      *readBatcher
 	// jitter returns a number in [0, 1); tests replace it.
 	jitter func() float64
@@ -103,6 +108,7 @@ func New(cfg Config) (*Client, error) {
 		http:       cfg.HTTPClient,
 		clock:      cfg.Clock,
 		log:        cfg.Logger,
+		detach:     cfg.Detach,
 		jitter:     rand.Float64,
 	}
 	if c.http == nil {
@@ -113,6 +119,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	if c.log == nil {
 		c.log = nopLogger{}
+	}
+	if c.detach == nil {
+		c.detach = context.WithoutCancel
 	}
 	if !cfg.DisableReadBatching {
 		c.reads = newReadBatcher(c)

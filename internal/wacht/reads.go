@@ -142,7 +142,7 @@ func (b *readBatcher) join(ctx context.Context, read *batchedRead) *ExecutionCon
 	}
 	b.pending = append(b.pending, read)
 	if len(b.pending) == 1 {
-		go b.closeWindow(context.WithoutCancel(ctx))
+		go b.closeWindow(b.client.detach(ctx))
 	}
 	return nil
 }

@@ -189,3 +189,57 @@ func TestWritesDropTheWalk(t *testing.T) {
 		t.Errorf("read after an update: %v, %+v", err, ec)
 	}
 }
+
+type markerKey struct{}
+
+// requestLog records, for each request the client logs, its path and the
+// marker its context carries.
+type requestLog struct {
+	mu      sync.Mutex
+	markers map[string][]any // path → the markers of its requests
+}
+
+func (l *requestLog) Debug(ctx context.Context, msg string, fields map[string]any) {
+	if msg != "Wacht API request" {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	path, _ := fields["path"].(string)
+	l.markers[path] = append(l.markers[path], ctx.Value(markerKey{}))
+}
+
+// A batch walk, which outlives the read that started it, runs on the
+// context Config.Detach makes of that read's: its requests log with it.
+func TestBatchWalkRunsOnTheDetachedContext(t *testing.T) {
+	srv := localserver.StartTest(t, localserver.Options{DisableLimits: true})
+	ids := seedContexts(srv, 250, nil)
+	log := &requestLog{markers: map[string][]any{}}
+	detached := 0
+	var mu sync.Mutex
+	limits := wacht.Unlimited()
+	c, err := wacht.New(wacht.Config{
+		BaseURL: srv.URL(), APIKey: srv.APIKey(), Limits: &limits, Logger: log,
+		Detach: func(ctx context.Context) context.Context {
+			mu.Lock()
+			detached++
+			mu.Unlock()
+			return context.WithValue(context.WithoutCancel(ctx), markerKey{}, "detached")
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, errs := refresh(t, c, ids, "", 10); len(errs) > 0 {
+		t.Fatalf("%d reads failed", len(errs))
+	}
+	pages := log.markers["/ai/execution-contexts"]
+	if detached == 0 || len(pages) == 0 {
+		t.Fatalf("%d walks detached, %d pages logged (by path: %v): no batch walk to check", detached, len(pages), log.markers)
+	}
+	for _, marker := range pages {
+		if marker != "detached" {
+			t.Errorf("a page request logged with marker %v, want the detached context's", marker)
+		}
+	}
+}
