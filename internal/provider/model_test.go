@@ -125,6 +125,12 @@ func TestModelConversionRefusesAMismatch(t *testing.T) {
 		{"get, a field short", "has 12 attributes, the data 14", func() string { return diagsText(getModel(ctx, state, &short)) }},
 		{"get, a field mistyped", `"cancel_on_destroy" is basetypes.BoolValue in the data`, func() string { return diagsText(getModel(ctx, state, &mistyped)) }},
 		{"set, a field short", "deletion_protection", func() string { return diagsText(setModel(ctx, &state, state.Schema.Type(), short)) }},
+		{"set, a field no attribute value", `Field "id" of struct { ID string`, func() string {
+			return diagsText(setModel(ctx, &state, state.Schema.Type(), struct {
+				ID string `tfsdk:"id"`
+			}{ID: "12"}))
+		}},
+		{"set, into no object", "is no object", func() string { return diagsText(setModel(ctx, &state, types.StringType, &model)) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := tc.diags(); !strings.Contains(got, tc.want) {
