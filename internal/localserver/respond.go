@@ -29,6 +29,8 @@ var (
 	errAgentNotFound   = errorf(http.StatusNotFound, "Agent not found")
 	errContextInUse    = errorf(http.StatusConflict, "context in use")
 	errInternal        = errorf(http.StatusInternalServerError, "Something went wrong")
+	errUnavailable     = errorf(http.StatusServiceUnavailable, "Service Unavailable")
+	errBadGateway      = errorf(http.StatusBadGateway, "Bad Gateway")
 )
 
 // response is a fully prepared answer. Handlers' results are turned into one

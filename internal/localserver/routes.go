@@ -130,18 +130,29 @@ func (s *Server) respond(r *http.Request, rt *route, pattern, rawID string) resp
 		}
 		id = strconv.FormatInt(n, 10)
 	}
-	switch s.faults.pick(r.Method) {
+	create := rt.op == opCreate
+	switch s.faults.pick(r.Method, create) {
 	case errorFault:
 		return errorResponse(errInternal)
 	case dropFault:
 		return noAnswer
+	case unavailableFault:
+		return errorResponse(errUnavailable)
 	}
 	result, err := rt.handle(s, r, id)
 	if err != nil {
 		return errorResponse(err)
 	}
-	if rt.op == opCreate && s.faults.loseCreate() {
-		return noAnswer
+	if create {
+		fault, delay := s.faults.afterCreate()
+		switch {
+		case fault == dropFault:
+			return noAnswer
+		case fault == badGatewayFault:
+			return errorResponse(errBadGateway)
+		case !sleep(r.Context(), delay):
+			return noAnswer // the client gave up first: its answer is lost
+		}
 	}
 	return jsonResponse(http.StatusOK, result)
 }

@@ -174,6 +174,10 @@ func (s *Server) SetLatency(d time.Duration) { s.latency.Store(int64(d)) }
 // SetFaults replaces the injected faults and reseeds their source.
 func (s *Server) SetFaults(f Faults) { s.faults.set(f) }
 
+// FaultsInjected is how many requests the injected faults have hit since
+// the server started.
+func (s *Server) FaultsInjected() int { return s.faults.injectedCount() }
+
 // SetLimits replaces the rate limits with full buckets, or switches them off.
 func (s *Server) SetLimits(l Limits, enabled bool) { s.limits.set(l, enabled) }
 

@@ -184,50 +184,79 @@ func (r *executionContextResource) Create(ctx context.Context, req resource.Crea
 		ContextGroup:       knownString(plan.ContextGroup),
 		AgentID:            knownString(plan.AgentID),
 	}
-	sent := time.Now()
 	ec, err := r.client.CreateExecutionContext(ctx, in)
-	if errors.Is(err, wacht.ErrOutcomeUnknown) {
-		ec, err = r.adoptLostCreate(ctx, in, sent, err, &resp.Diagnostics)
+	var lost *wacht.LostCreateError
+	if errors.As(err, &lost) {
+		ec, err = r.adoptLostCreate(ctx, lost, timeout, &resp.Diagnostics)
+	}
+	if ec != nil {
+		plan.contextFields = newContextFields(ec)
+		resp.Diagnostics.Append(setModel(ctx, &resp.State, resp.State.Schema.Type(), &plan)...)
+		setIdentity(ctx, resp.Identity, plan.ID, &resp.Diagnostics)
 	}
 	if err != nil {
 		r.createError(ctx, plan, err, &resp.Diagnostics)
-		return
 	}
-	plan.contextFields = newContextFields(ec)
-	resp.Diagnostics.Append(setModel(ctx, &resp.State, resp.State.Schema.Type(), &plan)...)
-	setIdentity(ctx, resp.Identity, plan.ID, &resp.Diagnostics)
 }
 
-// lostCreateSkew widens the search for a context whose create answer was
-// lost: the server's clock, which stamps created_at, may lag ours.
-const lostCreateSkew = 2 * time.Minute
+// lostCreateSearch bounds the search for the context of a create that was
+// interrupted or timed out with its request in flight: Terraform waits for it
+// before it stops.
+const lostCreateSearch = 10 * time.Second
 
-// errLostCreate is a create whose answer was lost and whose context could not
-// be told apart: none, or several, match what was sent.
+// errLostCreate is a lost create whose context was not found: none was made,
+// or the search failed (search).
 type errLostCreate struct {
-	cause      error
-	candidates []*wacht.ExecutionContext
+	lost   *wacht.LostCreateError
+	search error
 }
 
-func (e *errLostCreate) Error() string { return e.cause.Error() }
-func (e *errLostCreate) Unwrap() error { return e.cause }
+func (e *errLostCreate) Error() string { return e.lost.Error() }
+func (e *errLostCreate) Unwrap() error { return e.lost }
+
+// errInterruptedCreate is a create that was interrupted or timed out after
+// its context was made: the context is in the state, and the apply fails.
+type errInterruptedCreate struct {
+	lost *wacht.LostCreateError
+	why  string
+	id   string
+}
+
+func (e *errInterruptedCreate) Error() string { return e.why }
+func (e *errInterruptedCreate) Unwrap() error { return e.lost }
 
 // adoptLostCreate looks for the context a create may have made although its
-// answer was lost, so that it is neither orphaned nor duplicated: exactly one
-// context with the planned arguments, created since the request was sent, is
-// taken as the one this create made.
-func (r *executionContextResource) adoptLostCreate(ctx context.Context, in wacht.CreateExecutionContextInput, sent time.Time, cause error, diags *diag.Diagnostics) (*wacht.ExecutionContext, error) {
-	found, err := r.client.FindCreatedExecutionContexts(ctx, in, sent.Add(-lostCreateSkew))
-	if err != nil {
-		return nil, fmt.Errorf("%w; looking for the context it may have made also failed: %w", cause, err)
+// answer was lost, so that it is neither orphaned nor duplicated (see
+// wacht.Client.AdoptLostCreate). A create that Terraform interrupted or whose
+// timeout ran out looks on a budget of its own; the context it finds is
+// returned with an error, so that Terraform records it and says why the
+// apply stopped.
+func (r *executionContextResource) adoptLostCreate(ctx context.Context, lost *wacht.LostCreateError, timeout time.Duration, diags *diag.Diagnostics) (*wacht.ExecutionContext, error) {
+	interrupted := ctx.Err()
+	if interrupted != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), lostCreateSearch)
+		defer cancel()
 	}
-	if len(found) != 1 {
-		return nil, &errLostCreate{cause: cause, candidates: found}
+	ec, err := r.client.AdoptLostCreate(ctx, lost)
+	switch {
+	case err != nil || ec == nil:
+		return nil, &errLostCreate{lost: lost, search: err}
+	case interrupted != nil:
+		return ec, &errInterruptedCreate{lost: lost, why: interruption(interrupted, timeout), id: ec.ID}
 	}
 	diags.AddWarning("Adopted an execution context after a lost answer",
-		fmt.Sprintf("The answer to the create request was lost (%s), but exactly one context with this configuration was "+
-			"created since it was sent: %s. Terraform took it as the one it created, rather than create another.", cause, found[0].ID))
-	return found[0], nil
+		fmt.Sprintf("The answer to the create request was lost (%s), but a context with this configuration was created "+
+			"since it was sent, and no other resource tracks it: %s. Terraform took it as the one it created, rather than create another.", lost, ec.ID))
+	return ec, nil
+}
+
+// interruption says why a create's context ended.
+func interruption(err error, timeout time.Duration) string {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Sprintf("the create timeout (timeouts.create) of %s ran out", timeout)
+	}
+	return "Terraform was interrupted"
 }
 
 // createError explains a failed create. An unknown agent is reported on
@@ -242,25 +271,44 @@ func (r *executionContextResource) createError(ctx context.Context, plan executi
 			return
 		}
 	}
+	var interrupted *errInterruptedCreate
+	if errors.As(err, &interrupted) {
+		diags.AddError("Execution context created, but the create was interrupted",
+			fmt.Sprintf("Creating %s: %s with the request in flight, after the context was made: %s. It is recorded in the "+
+				"state, so it is neither lost nor made twice. Terraform marks it tainted, as after any failed create: the next "+
+				"apply replaces it, unless `terraform untaint <address>` keeps it.", resourceName, interrupted.why, interrupted.id))
+		return
+	}
 	var lost *errLostCreate
 	if errors.As(err, &lost) {
-		found := "No context with this configuration was found, so none was made, or it is not listed yet."
-		if n := len(lost.candidates); n > 0 {
-			ids := make([]string, n)
-			for i, ec := range lost.candidates {
-				ids[i] = ec.ID
-			}
-			found = fmt.Sprintf("%d contexts with this configuration were created since, and Terraform cannot tell which "+
-				"one is its own: %s.", n, strings.Join(ids, ", "))
+		found := "No context with this configuration was created since the request was sent, other than those other " +
+			"resources track: none was made, or it is not listed yet."
+		if lost.search != nil {
+			found = fmt.Sprintf("Looking for the context it may have made failed too (%s).", lost.search)
 		}
 		diags.AddError("Error creating "+resourceName,
 			fmt.Sprintf("Creating %s: %s\n\nThe request may have been carried out although no answer came back, so a context "+
-				"may exist that Terraform does not track; the request was not sent again, to avoid a duplicate. %s Adopt the "+
-				"right one with `terraform import <address> <id>` (or an import block), or delete the extras, before applying again.",
-				resourceName, err, found))
+				"may exist that Terraform does not track; the request was not sent again, to avoid a duplicate. %s\n\n%s",
+				resourceName, err, found, findAndImport(lost.lost)))
 		return
 	}
 	addAPIError(diags, "creating", resourceName, "", err)
+}
+
+// findAndImport tells how to find a context a lost create may have made,
+// and adopt it.
+func findAndImport(lost *wacht.LostCreateError) string {
+	where := "the API's context list (GET /ai/execution-contexts"
+	if lost.Input.AgentID != nil {
+		where += "?agent_id=" + *lost.Input.AgentID
+	}
+	since := "the time of this apply"
+	if !lost.Since.IsZero() {
+		since = lost.Since.UTC().Format(time.RFC3339)
+	}
+	return fmt.Sprintf("To check, look in %s, or the wacht_execution_contexts data source) for a context with this title "+
+		"and arguments created at or after %s, and adopt it with `terraform import <address> <id>` (or an import block) "+
+		"before applying again; otherwise the next apply creates a new one.", where, since)
 }
 
 func (r *executionContextResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -284,6 +332,7 @@ func (r *executionContextResource) Read(ctx context.Context, req resource.ReadRe
 		addAPIError(&resp.Diagnostics, "reading", resourceName, id, err)
 		return
 	}
+	r.client.Claim(ec.ID) // tracked for this address: no lost create may adopt it
 	state.contextFields = newContextFields(ec)
 	state.defaultSettings()
 	resp.Diagnostics.Append(setModel(ctx, &resp.State, resp.State.Schema.Type(), &state)...)

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
 	"time"
@@ -72,6 +73,8 @@ type Client struct {
 	log        Logger
 	detach     func(context.Context) context.Context
 	reads      *readBatcher
+	claims     *claims
+	server     serverClock
 	// jitter returns a number in [0, 1); tests replace it.
 	jitter func() float64
 }
@@ -110,6 +113,7 @@ func New(cfg Config) (*Client, error) {
 		log:        cfg.Logger,
 		detach:     cfg.Detach,
 		jitter:     rand.Float64,
+		claims:     newClaims(),
 	}
 	if c.http == nil {
 		c.http = &http.Client{}
@@ -183,8 +187,10 @@ type request struct {
 	query  url.Values
 	body   any
 	// idempotent calls are retried after 5xx and transport errors; others
-	// only when the request provably never left (429, dial failures).
+	// only when the request provably never left (429, no connection made).
 	idempotent bool
+	// sending, when set, is called just before each attempt is sent.
+	sending func()
 }
 
 // do sends req, retrying as the contract allows, and decodes a 2xx body into
@@ -201,14 +207,18 @@ func (c *Client) do(ctx context.Context, req request, out any) error {
 		if err := c.limiters.wait(ctx, c.clock, req.op); err != nil {
 			return err
 		}
-		status, header, body, err := c.send(ctx, req, payload)
+		if req.sending != nil {
+			req.sending()
+		}
+		status, header, body, left, err := c.send(ctx, req, payload)
 		if err != nil {
+			// Even when ctx ended it, a request that left may have been
+			// carried out.
+			if left && !req.idempotent {
+				return fmt.Errorf("%s %s: %w: %w", req.method, req.path, ErrOutcomeUnknown, err)
+			}
 			if ctx.Err() != nil {
 				return ctx.Err()
-			}
-			safe := req.idempotent || isDialError(err)
-			if !safe {
-				return fmt.Errorf("%s %s: %w: %w", req.method, req.path, ErrOutcomeUnknown, err)
 			}
 			if attempt > c.maxRetries {
 				return fmt.Errorf("%s %s: %w (after %d attempts)", req.method, req.path, err, attempt)
@@ -251,9 +261,12 @@ func (c *Client) wait(ctx context.Context, req request, attempt int, retryAfter 
 	return sleep(ctx, c.clock, d)
 }
 
-func (c *Client) send(ctx context.Context, req request, payload []byte) (int, http.Header, []byte, error) {
+// send makes one attempt. left reports whether it got a connection, so that
+// the request may have reached the server.
+func (c *Client) send(ctx context.Context, req request, payload []byte) (status int, header http.Header, data []byte, left bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { left = true }})
 	target := c.base.String() + req.path
 	if len(req.query) > 0 {
 		target += "?" + req.query.Encode()
@@ -264,7 +277,7 @@ func (c *Client) send(ctx context.Context, req request, payload []byte) (int, ht
 	}
 	hreq, err := http.NewRequestWithContext(ctx, req.method, target, body)
 	if err != nil {
-		return 0, nil, nil, err
+		return 0, nil, nil, false, err
 	}
 	hreq.Header.Set("Authorization", "Bearer "+c.apiKey)
 	hreq.Header.Set("Accept", "application/json")
@@ -274,17 +287,20 @@ func (c *Client) send(ctx context.Context, req request, payload []byte) (int, ht
 	}
 	resp, err := c.http.Do(hreq)
 	if err != nil {
-		return 0, nil, nil, err
+		return 0, nil, nil, left, err
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if date, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
+		c.server.observe(date)
+	}
+	data, err = io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	c.log.Debug(ctx, "Wacht API request", map[string]any{
 		"method": req.method, "path": req.path, "status": resp.StatusCode,
 	})
 	if err != nil {
-		return 0, nil, nil, fmt.Errorf("reading response: %w", err)
+		return 0, nil, nil, true, fmt.Errorf("reading response: %w", err)
 	}
-	return resp.StatusCode, resp.Header, data, nil
+	return resp.StatusCode, resp.Header, data, true, nil
 }
 
 func decode(req request, body []byte, out any) error {
@@ -295,11 +311,4 @@ func decode(req request, body []byte, out any) error {
 		return fmt.Errorf("%s %s: decoding response: %w", req.method, req.path, err)
 	}
 	return nil
-}
-
-// isDialError reports a failure to connect: the request never left, so even
-// a create may be sent again.
-func isDialError(err error) bool {
-	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "dial"
 }

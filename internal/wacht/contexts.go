@@ -3,6 +3,7 @@ package wacht
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -99,17 +100,33 @@ func contextPath(id string, rest ...string) (string, error) {
 	return p, nil
 }
 
-// CreateExecutionContext creates a context. A create is never retried after
-// an ambiguous failure; such errors match ErrOutcomeUnknown.
+// CreateExecutionContext creates a context, which the client then claims. A
+// create is never retried after an ambiguous failure: that error is a
+// *LostCreateError, which matches ErrOutcomeUnknown.
 func (c *Client) CreateExecutionContext(ctx context.Context, in CreateExecutionContextInput) (*ExecutionContext, error) {
 	if in.AgentID != nil {
 		if err := ValidateID(*in.AgentID); err != nil {
 			return nil, err
 		}
 	}
+	release, err := c.holdTurn(ctx, in, 1)
+	if err != nil {
+		return nil, err
+	}
+	lost := &LostCreateError{Input: in}
+	sending := func() { lost.Since, lost.sentAt = c.server.now(), c.clock.Now() }
 	var out ExecutionContext
-	err := c.do(ctx, request{op: OpCreate, method: http.MethodPost, path: contextsPath, body: in}, &out)
+	err = c.do(ctx, request{op: OpCreate, method: http.MethodPost, path: contextsPath, body: in, sending: sending}, &out)
+	if err == nil {
+		c.claims.claim(out.ID) // before the turn ends: a search must not find it unclaimed
+		c.server.observe(out.CreatedAt)
+	}
+	release()
 	c.reads.forget()
+	if errors.Is(err, ErrOutcomeUnknown) {
+		lost.err = err
+		return nil, lost
+	}
 	if err != nil {
 		return nil, err
 	}

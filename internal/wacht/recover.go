@@ -2,18 +2,73 @@ package wacht
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
-// FindCreatedExecutionContexts looks for contexts that a create with in may
-// have made, for when its answer was lost (ErrOutcomeUnknown): contexts with
-// exactly in's arguments, created at or after since. The caller decides what
-// one match, none or several mean.
+// LostCreateError is a create whose request may have been carried out
+// although no answer came back: the connection dropped, a 5xx came back, or
+// the caller's context ended with the request in flight. It matches
+// ErrOutcomeUnknown. AdoptLostCreate finds the context it may have made.
+type LostCreateError struct {
+	Input CreateExecutionContextInput
+	// Since is the earliest server time at which the request can have made
+	// its context, as far as the client knows; AdoptLostCreate narrows it.
+	Since time.Time
+	// sentAt is the local time the request was sent: the server's clock
+	// then was at least its later readings minus the time passed since.
+	sentAt time.Time
+	err    error
+}
+
+func (e *LostCreateError) Error() string { return e.err.Error() }
+func (e *LostCreateError) Unwrap() error { return e.err }
+
+// narrow raises Since to the server's latest known time minus the time that
+// passed locally since the request was sent, when that is later.
+func (e *LostCreateError) narrow(c *Client) {
+	if bound := c.server.now().Add(-c.clock.Now().Sub(e.sentAt)); bound.After(e.Since) {
+		e.Since = bound
+	}
+}
+
+// AdoptLostCreate looks for the context a lost create may have made and
+// claims it: a context with exactly its arguments, created since it was sent
+// (by the server's clock), that this client has not claimed. Contexts with
+// the same arguments are interchangeable, so when several match, the newest
+// is taken and the others are left to the lost creates they belong to. It
+// returns nil, and no error, when there is none.
+//
+// The search runs alone among the creates with the same arguments (see
+// claims), so it never takes a context whose create is still to be answered.
+func (c *Client) AdoptLostCreate(ctx context.Context, lost *LostCreateError) (*ExecutionContext, error) {
+	release, err := c.holdTurn(ctx, lost.Input, searchWeight)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	lost.narrow(c)
+	found, err := c.findCreated(ctx, lost.Input, lost.Since)
+	if err != nil {
+		return nil, err
+	}
+	lost.narrow(c) // the search's own answers tell the server's time
+	slices.SortStableFunc(found, func(a, b *ExecutionContext) int { return b.CreatedAt.Compare(a.CreatedAt) })
+	for _, ec := range found {
+		if !ec.CreatedAt.Before(lost.Since) && c.claims.claim(ec.ID) {
+			return ec, nil
+		}
+	}
+	return nil, nil
+}
+
+// findCreated lists the contexts with exactly in's arguments created at or
+// after since.
 //
 // The list is newest activity first and a context is never active before it
 // is created, so the walk stops at the first context last active before
 // since: it reads the front of the list, not all of it.
-func (c *Client) FindCreatedExecutionContexts(ctx context.Context, in CreateExecutionContextInput, since time.Time) ([]*ExecutionContext, error) {
+func (c *Client) findCreated(ctx context.Context, in CreateExecutionContextInput, since time.Time) ([]*ExecutionContext, error) {
 	scope := WalkInput{AgentID: deref(in.AgentID), ContextGroup: deref(in.ContextGroup)}
 	var found []*ExecutionContext
 	for ec, err := range c.ExecutionContexts(ctx, scope) {

@@ -2,6 +2,9 @@ package wacht_test
 
 import (
 	"context"
+	"errors"
+	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -9,35 +12,169 @@ import (
 	"github.com/wacht-platform/terraform-provider-wacht/internal/wacht"
 )
 
-func TestFindCreatedExecutionContexts(t *testing.T) {
+// lostCreate creates with in and wants the answer lost.
+func lostCreate(t *testing.T, c *wacht.Client, in wacht.CreateExecutionContextInput) *wacht.LostCreateError {
+	t.Helper()
+	_, err := c.CreateExecutionContext(context.Background(), in)
+	var lost *wacht.LostCreateError
+	if !errors.As(err, &lost) || !errors.Is(err, wacht.ErrOutcomeUnknown) {
+		t.Fatalf("create: %v, want a lost create", err)
+	}
+	return lost
+}
+
+// A lost create takes its own context: not a sibling this client created
+// (same arguments, made just before), not one made before it was sent (an
+// earlier run's, a minute ago), not one with other arguments.
+func TestAdoptLostCreateTakesItsOwn(t *testing.T) {
 	srv := localserver.StartTest(t, localserver.Options{DisableLimits: true})
 	agent := srv.AddAgent("a", "").ID
 	c := newClient(t, srv, wacht.Unlimited())
 	in := wacht.CreateExecutionContextInput{Title: ptr("lost"), AgentID: &agent, SystemInstructions: ptr("")}
 
 	for range 250 { // the agent's many older contexts: only the front is read
-		srv.AddContext(localserver.ExecutionContext{Title: "lost", AgentID: &agent, SystemInstructions: ptr("")})
+		srv.AddContext(localserver.ExecutionContext{Title: "lost", AgentID: &agent, SystemInstructions: ptr(""), CreatedAt: time.Now().Add(-time.Hour)})
 	}
-	time.Sleep(2 * time.Millisecond)
-	old := srv.AddContext(localserver.ExecutionContext{Title: "lost", AgentID: &agent, SystemInstructions: ptr("")})
-	since := old.CreatedAt.Add(time.Millisecond)
-	time.Sleep(2 * time.Millisecond)
-	srv.AddContext(localserver.ExecutionContext{Title: "lost", AgentID: &agent})                               // null instructions: differs
-	srv.AddContext(localserver.ExecutionContext{Title: "other", AgentID: &agent, SystemInstructions: ptr("")}) // other title
-	want := srv.AddContext(localserver.ExecutionContext{Title: "lost", AgentID: &agent, SystemInstructions: ptr("")})
-	srv.ResetRequests()
-	if err := srv.SetStatus(old.ID, "completed"); err != nil { // active now, created before: not ours
-		t.Fatal(err)
-	}
-
-	found, err := c.FindCreatedExecutionContexts(context.Background(), in, since)
+	srv.AddContext(localserver.ExecutionContext{Title: "lost", AgentID: &agent, SystemInstructions: ptr(""), CreatedAt: time.Now().Add(-time.Minute)})
+	sibling, err := c.CreateExecutionContext(context.Background(), in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(found) != 1 || found[0].ID != want.ID {
-		t.Fatalf("found %d contexts, want exactly %s", len(found), want.ID)
+	srv.SetFaults(localserver.Faults{LoseCreateResponses: 1})
+	lost := lostCreate(t, c, in)
+	srv.AddContext(localserver.ExecutionContext{Title: "lost", AgentID: &agent})                               // null instructions: differs
+	srv.AddContext(localserver.ExecutionContext{Title: "other", AgentID: &agent, SystemInstructions: ptr("")}) // other title
+	srv.ResetRequests()
+
+	ec, err := c.AdoptLostCreate(context.Background(), lost)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if n := srv.Count("GET", localserver.ContextsRoute, -1); n != 1 {
+	if ec == nil || ec.ID == sibling.ID || ec.Title != "lost" || ec.SystemInstructions == nil {
+		t.Fatalf("adopted %+v, want the lost create's own context, not the sibling %s", ec, sibling.ID)
+	}
+	if lost.Since.After(ec.CreatedAt) || lost.Since.Before(sibling.CreatedAt) {
+		t.Errorf("window starts at %s: want after the sibling's creation %s, not after the context's %s", lost.Since, sibling.CreatedAt, ec.CreatedAt)
+	}
+	if n := srv.Count(http.MethodGet, localserver.ContextsRoute, -1); n != 1 {
 		t.Errorf("%d list requests, want 1", n)
+	}
+	// Claimed now: the same search again finds nothing.
+	if again, err := c.AdoptLostCreate(context.Background(), lost); again != nil || err != nil {
+		t.Errorf("second adoption: %v, %v; want none", again, err)
+	}
+}
+
+// A context the client was told is tracked is never adopted.
+func TestAdoptLostCreateSkipsClaimed(t *testing.T) {
+	srv := localserver.StartTest(t, localserver.Options{DisableLimits: true, Faults: localserver.Faults{FailCreatesBefore: 1}})
+	c := newClient(t, srv, wacht.Unlimited())
+	in := wacht.CreateExecutionContextInput{Title: ptr("x")}
+	// Tracked for other addresses, as Terraform's reads report them.
+	c.Claim(srv.AddContext(localserver.ExecutionContext{Title: "x"}).ID)
+	lost := lostCreate(t, c, in) // 503 before the handler: nothing made
+	c.Claim(srv.AddContext(localserver.ExecutionContext{Title: "x"}).ID)
+	if ec, err := c.AdoptLostCreate(context.Background(), lost); ec != nil || err != nil {
+		t.Errorf("adopted %v (%v): want nothing, every candidate is claimed", ec, err)
+	}
+	free := srv.AddContext(localserver.ExecutionContext{Title: "x"})
+	if ec, err := c.AdoptLostCreate(context.Background(), lost); err != nil || ec == nil || ec.ID != free.ID {
+		t.Errorf("adopted %v (%v), want the unclaimed %s", ec, err, free.ID)
+	}
+}
+
+// Many identical creates at once, a third made and answered 502: each lost
+// one adopts a distinct context, and every context made is taken by exactly
+// one create.
+func TestConcurrentLostCreatesShareOutTheirContexts(t *testing.T) {
+	const n = 15
+	srv := localserver.StartTest(t, localserver.Options{DisableLimits: true, Faults: localserver.Faults{CreateErrorAfterRate: 1.0 / 3, Seed: 5}})
+	c := newClient(t, srv, wacht.Unlimited())
+	in := wacht.CreateExecutionContextInput{Title: ptr("same")}
+	ids := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			ec, err := c.CreateExecutionContext(context.Background(), in)
+			var lost *wacht.LostCreateError
+			if errors.As(err, &lost) {
+				ec, err = c.AdoptLostCreate(context.Background(), lost)
+			}
+			switch {
+			case err != nil:
+				t.Error(err)
+			case ec == nil:
+				t.Errorf("create %d: no context found, though a 502 comes after the handler ran", i)
+			default:
+				ids[i] = ec.ID
+			}
+		})
+	}
+	wg.Wait()
+	if lost := srv.Count(http.MethodPost, localserver.ContextsRoute, http.StatusBadGateway); lost == 0 {
+		t.Fatal("no create was answered 502: the test proved nothing")
+	}
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if seen[id] {
+			t.Errorf("context %s taken twice", id)
+		}
+		seen[id] = true
+	}
+	if all := srv.Contexts(); len(all) != n {
+		t.Errorf("%d contexts on the server, want %d", len(all), n)
+	}
+}
+
+// A create whose caller gives up with the request in flight is a lost
+// create, and its context is found on a budget of its own.
+func TestCancelledCreateIsALostCreate(t *testing.T) {
+	srv := localserver.StartTest(t, localserver.Options{DisableLimits: true, Faults: localserver.Faults{CreateAnswerDelay: time.Minute}})
+	c := newClient(t, srv, wacht.Unlimited())
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_, err := c.CreateExecutionContext(ctx, wacht.CreateExecutionContextInput{Title: ptr("slow")})
+	var lost *wacht.LostCreateError
+	if !errors.As(err, &lost) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("create: %v, want a lost create caused by the deadline", err)
+	}
+	ec, err := c.AdoptLostCreate(context.Background(), lost)
+	if err != nil || ec == nil || ec.Title != "slow" {
+		t.Fatalf("adopted %v (%v), want the context made", ec, err)
+	}
+	// A create cancelled before it left is not.
+	done, stop := context.WithCancel(context.Background())
+	stop()
+	_, err = c.CreateExecutionContext(done, wacht.CreateExecutionContextInput{})
+	if !errors.Is(err, context.Canceled) || errors.As(err, &lost) {
+		t.Errorf("create with a cancelled context: %v, want context.Canceled, no lost create", err)
+	}
+	if n := srv.Count(http.MethodPost, localserver.ContextsRoute, -1); n != 1 {
+		t.Errorf("%d creates reached the server, want 1", n)
+	}
+}
+
+// A search for a lost create waits for the identical creates in flight: the
+// context it finds could be theirs.
+func TestAdoptLostCreateWaitsForCreatesInFlight(t *testing.T) {
+	srv := localserver.StartTest(t, localserver.Options{DisableLimits: true, Faults: localserver.Faults{FailCreatesBefore: 1}})
+	c := newClient(t, srv, wacht.Unlimited())
+	in := wacht.CreateExecutionContextInput{Title: ptr("twins")}
+	lost := lostCreate(t, c, in) // nothing made
+	srv.SetFaults(localserver.Faults{CreateAnswerDelay: 500 * time.Millisecond})
+	created := make(chan error, 1)
+	go func() {
+		_, err := c.CreateExecutionContext(context.Background(), in)
+		created <- err
+	}()
+	for len(srv.Contexts()) == 0 { // made, its answer on the way
+		time.Sleep(time.Millisecond)
+	}
+	ec, err := c.AdoptLostCreate(context.Background(), lost)
+	if err := <-created; err != nil {
+		t.Fatal(err)
+	}
+	if ec != nil || err != nil {
+		t.Errorf("adopted %v (%v): want nothing, the only context is the answered create's", ec, err)
 	}
 }
