@@ -273,7 +273,7 @@ func (r *executionContextResource) createError(ctx context.Context, plan executi
 	}
 	var interrupted *errInterruptedCreate
 	if errors.As(err, &interrupted) {
-		diags.AddError("Execution context created, but the create was interrupted",
+		diags.AddError("Execution context created, but its create did not finish",
 			fmt.Sprintf("Creating %s: %s with the request in flight, after the context was made: %s. It is recorded in the "+
 				"state, so it is neither lost nor made twice. Terraform marks it tainted, as after any failed create: the next "+
 				"apply replaces it, unless `terraform untaint <address>` keeps it.", resourceName, interrupted.why, interrupted.id))

@@ -291,7 +291,7 @@ func (c *Client) send(ctx context.Context, req request, payload []byte) (status 
 	}
 	defer resp.Body.Close()
 	if date, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
-		c.server.observe(date)
+		c.server.observe(date, false)
 	}
 	data, err = io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	c.log.Debug(ctx, "Wacht API request", map[string]any{

@@ -62,6 +62,7 @@ func newTestClient(t *testing.T, rec *recorder, mod func(*Config)) (*Client, *fa
 		t.Fatal(err)
 	}
 	c.jitter = func() float64 { return 0.5 }
+	knowsServerTime(c)
 	return c, clock
 }
 
@@ -263,6 +264,7 @@ func TestLostCreateResponseIsNotRetried(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	knowsServerTime(c)
 	_, err = c.CreateExecutionContext(context.Background(), CreateExecutionContextInput{})
 	if !errors.Is(err, ErrOutcomeUnknown) || rec.count() != 1 {
 		t.Errorf("err = %v after %d requests, want ErrOutcomeUnknown after 1", err, rec.count())
@@ -284,6 +286,7 @@ func TestDialFailuresAreRetriedEvenForCreate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	knowsServerTime(c)
 	_, err = c.CreateExecutionContext(context.Background(), CreateExecutionContextInput{})
 	if err == nil || errors.Is(err, ErrOutcomeUnknown) {
 		t.Errorf("err = %v, want a plain connection error", err)

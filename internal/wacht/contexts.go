@@ -109,17 +109,20 @@ func (c *Client) CreateExecutionContext(ctx context.Context, in CreateExecutionC
 			return nil, err
 		}
 	}
+	if err := c.beforeCreate(ctx); err != nil {
+		return nil, err
+	}
 	release, err := c.holdTurn(ctx, in, 1)
 	if err != nil {
 		return nil, err
 	}
 	lost := &LostCreateError{Input: in}
-	sending := func() { lost.Since, lost.sentAt = c.server.now(), c.clock.Now() }
+	sending := func() { lost.Since, _ = c.server.now(); lost.sentAt = c.clock.Now() }
 	var out ExecutionContext
 	err = c.do(ctx, request{op: OpCreate, method: http.MethodPost, path: contextsPath, body: in, sending: sending}, &out)
 	if err == nil {
 		c.claims.claim(out.ID) // before the turn ends: a search must not find it unclaimed
-		c.server.observe(out.CreatedAt)
+		c.server.observe(out.CreatedAt, true)
 	}
 	release()
 	c.reads.forget()

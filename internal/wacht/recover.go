@@ -12,8 +12,9 @@ import (
 // ErrOutcomeUnknown. AdoptLostCreate finds the context it may have made.
 type LostCreateError struct {
 	Input CreateExecutionContextInput
-	// Since is the earliest server time at which the request can have made
-	// its context, as far as the client knows; AdoptLostCreate narrows it.
+	// Since is a server time before the request was sent, and after the
+	// creation of every context the server held before: its context, if it
+	// made one, was created after Since. AdoptLostCreate narrows it.
 	Since time.Time
 	// sentAt is the local time the request was sent: the server's clock
 	// then was at least its later readings minus the time passed since.
@@ -27,14 +28,16 @@ func (e *LostCreateError) Unwrap() error { return e.err }
 // narrow raises Since to the server's latest known time minus the time that
 // passed locally since the request was sent, when that is later.
 func (e *LostCreateError) narrow(c *Client) {
-	if bound := c.server.now().Add(-c.clock.Now().Sub(e.sentAt)); bound.After(e.Since) {
+	latest, _ := c.server.now()
+	if bound := latest.Add(-c.clock.Now().Sub(e.sentAt)); bound.After(e.Since) {
 		e.Since = bound
 	}
 }
 
 // AdoptLostCreate looks for the context a lost create may have made and
 // claims it: a context with exactly its arguments, created since it was sent
-// (by the server's clock), that this client has not claimed. Contexts with
+// (by the server's clock, so nothing made before it can be taken), that this
+// client has not claimed. Contexts with
 // the same arguments are interchangeable, so when several match, the newest
 // is taken and the others are left to the lost creates they belong to. It
 // returns nil, and no error, when there is none.
@@ -55,15 +58,15 @@ func (c *Client) AdoptLostCreate(ctx context.Context, lost *LostCreateError) (*E
 	lost.narrow(c) // the search's own answers tell the server's time
 	slices.SortStableFunc(found, func(a, b *ExecutionContext) int { return b.CreatedAt.Compare(a.CreatedAt) })
 	for _, ec := range found {
-		if !ec.CreatedAt.Before(lost.Since) && c.claims.claim(ec.ID) {
+		if ec.CreatedAt.After(lost.Since) && c.claims.claim(ec.ID) {
 			return ec, nil
 		}
 	}
 	return nil, nil
 }
 
-// findCreated lists the contexts with exactly in's arguments created at or
-// after since.
+// findCreated lists the contexts with exactly in's arguments created after
+// since.
 //
 // The list is newest activity first and a context is never active before it
 // is created, so the walk stops at the first context last active before
@@ -78,7 +81,7 @@ func (c *Client) findCreated(ctx context.Context, in CreateExecutionContextInput
 		if ec.LastActivityAt.Before(since) {
 			break
 		}
-		if !ec.CreatedAt.Before(since) && in.matches(ec) {
+		if ec.CreatedAt.After(since) && in.matches(ec) {
 			found = append(found, ec)
 		}
 	}
