@@ -104,7 +104,12 @@ func (r *executionContextResource) Schema(ctx context.Context, _ resource.Schema
 		MarkdownDescription: "An execution context of a Wacht AI agent: the conversation state an agent run works in.\n\n" +
 			"Deleting a context that is in use (`running` or `waiting_for_input`) is refused by the API. Destroy waits for a " +
 			"`running` context to free up, up to the delete timeout; it fails at once for `waiting_for_input`, which waits on a " +
-			"person; with `cancel_on_destroy = true` it cancels the run first. A context that cannot be deleted stays in the state.",
+			"person; with `cancel_on_destroy = true` it cancels the run first. A context that cannot be deleted stays in the state.\n\n" +
+			fmt.Sprintf("A create is never sent twice. When its answer is lost (no answer, or a 5xx after the context may have "+
+				"been made), the provider adopts the context it made, if any: one with the planned arguments, created after the "+
+				"request was sent by the server's clock, that no other address tracks. A create interrupted (the first Ctrl-C) or "+
+				"timed out (`timeouts.create`) with its request in flight does the same for up to %s more, and records a context "+
+				"it finds in the state with an error (Terraform marks it tainted).", lostCreateSearch),
 		Attributes: map[string]schema.Attribute{
 			"id":                  stable(d["id"]),
 			"title":               serverKept(d["title"]),
@@ -199,9 +204,9 @@ func (r *executionContextResource) Create(ctx context.Context, req resource.Crea
 	}
 }
 
-// lostCreateSearch bounds the search for the context of a create that was
-// interrupted or timed out with its request in flight: Terraform waits for it
-// before it stops.
+// lostCreateSearch is how long the search for a lost create's context goes
+// on once Terraform interrupted the create or its timeout ran out: Terraform
+// waits for it before it stops.
 const lostCreateSearch = 10 * time.Second
 
 // errLostCreate is a lost create whose context was not found: none was made,
@@ -227,18 +232,18 @@ func (e *errInterruptedCreate) Unwrap() error { return e.lost }
 
 // adoptLostCreate looks for the context a create may have made although its
 // answer was lost, so that it is neither orphaned nor duplicated (see
-// wacht.Client.AdoptLostCreate). A create that Terraform interrupted or whose
-// timeout ran out looks on a budget of its own; the context it finds is
-// returned with an error, so that Terraform records it and says why the
+// wacht.Client.AdoptLostCreate). An interrupt or the create timeout does not
+// cut the search short: it goes on for lostCreateSearch from then. When the
+// create itself was cut short with its request in flight, the context found
+// is returned with an error, so that Terraform records it and says why the
 // apply stopped.
 func (r *executionContextResource) adoptLostCreate(ctx context.Context, lost *wacht.LostCreateError, timeout time.Duration, diags *diag.Diagnostics) (*wacht.ExecutionContext, error) {
 	interrupted := ctx.Err()
-	if interrupted != nil {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), lostCreateSearch)
-		defer cancel()
-	}
-	ec, err := r.client.AdoptLostCreate(ctx, lost)
+	search, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(lostCreateSearch, cancel) })
+	defer stop()
+	ec, err := r.client.AdoptLostCreate(search, lost)
 	switch {
 	case err != nil || ec == nil:
 		return nil, &errLostCreate{lost: lost, search: err}
