@@ -169,11 +169,12 @@ func TestAccInvariants(t *testing.T) {
 	var steps, checks, failedApplies, interrupts int
 	kinds := map[string]int{}
 	gone := map[string]bool{}
+	var out string // of the step's apply
 	check := func(when string) {
 		t.Helper()
 		checks++
 		if err := stateMatchesServer(srv.Server, c.tracked(), gone); err != nil {
-			t.Fatalf("seed %d, %s: %v", seed, when, err)
+			t.Fatalf("seed %d, %s: %v\n\nThe apply said:\n%s", seed, when, err, lastLines(out, 80))
 		}
 	}
 	start := time.Now()
@@ -220,10 +221,11 @@ func TestAccInvariants(t *testing.T) {
 		c.write(invariantConfig(srv, count, gen, timeout))
 		args := []string{"apply", "-auto-approve", "-no-color", "-parallelism=" + strconv.Itoa(1+rng.IntN(10))}
 		if kind == "interrupt" {
-			cmd, _ := c.start(args...)
+			cmd, buf := c.start(args...)
 			time.Sleep(time.Duration(300+rng.IntN(2000)) * time.Millisecond)
 			interrupt(t, cmd)
 			interrupts++
+			out = buf.String()
 			// A delete whose answer the interrupt cut off leaves its context
 			// tracked until the next refresh.
 			for id := range before {
@@ -231,7 +233,7 @@ func TestAccInvariants(t *testing.T) {
 					gone[id] = true
 				}
 			}
-		} else if _, err := c.run(args...); err != nil {
+		} else if out, err = c.run(args...); err != nil {
 			failedApplies++
 		}
 		check(fmt.Sprintf("after step %d (%s, count %d)", steps, kind, count))
@@ -240,7 +242,7 @@ func TestAccInvariants(t *testing.T) {
 	srv.SetFaults(localserver.Faults{})
 	srv.SetLatency(0)
 	c.write(invariantConfig(srv, count, gen, ""))
-	c.must("apply", "-auto-approve", "-no-color")
+	out = c.must("apply", "-auto-approve", "-no-color")
 	gone = nil // refreshed: nothing may be tracked that is gone
 	check("after the final fault-free apply")
 	if tracked := c.tracked(); len(tracked) != count {
