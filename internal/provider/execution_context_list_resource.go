@@ -50,7 +50,7 @@ func (r *executionContextListResource) ListResourceConfigSchema(_ context.Contex
 			},
 			"context_group": schema.StringAttribute{
 				Optional:            true,
-				MarkdownDescription: "Only contexts of this group (exact match).",
+				MarkdownDescription: groupFilterDescription,
 			},
 		},
 	}

@@ -388,12 +388,12 @@ func TestAccExecutionContextForbiddenWrites(t *testing.T) {
 		{Config: cfg, Check: stateID(&id)},
 		{
 			Config:      strings.Replace(readOnly, "protected by role", "renamed", 1),
-			ExpectError: regexp.MustCompile(`(?s)Error updating execution context \d+.*HTTP 403.*lacks the permission for updating execution contexts`),
+			ExpectError: regexp.MustCompile(`(?s)Error updating execution context \d+.*HTTP 403.*lacks the permission for updating\s+execution\s+context\s+\d+`),
 		},
 		{
 			Config:      readOnly,
 			Destroy:     true,
-			ExpectError: regexp.MustCompile(`(?s)Error deleting execution context \d+.*HTTP 403.*lacks the permission for deleting execution contexts`),
+			ExpectError: regexp.MustCompile(`(?s)Error deleting execution context \d+.*HTTP 403.*lacks the permission for deleting\s+execution\s+context\s+\d+`),
 		},
 		{Config: cfg, PlanOnly: true},
 	})

@@ -71,6 +71,7 @@ func TestProviderRefusesBadSettings(t *testing.T) {
 		want   string
 	}{
 		{"empty key", fmt.Sprintf("provider \"wacht\" {\n  api_key  = \"\"\n  base_url = %q\n}\n", srv.URL()), `(?s)Missing Wacht API key.*api_key.*WACHT_API_KEY`},
+		{"a key of spaces", fmt.Sprintf("provider \"wacht\" {\n  api_key  = \"   \"\n  base_url = %q\n}\n", srv.URL()), `(?s)Missing Wacht API key.*api_key`},
 		{"no key at all", fmt.Sprintf("provider \"wacht\" {\n  base_url = %q\n}\n", srv.URL()), `(?s)Missing Wacht API key.*WACHT_API_KEY`},
 		{"plain http off loopback", "provider \"wacht\" {\n  api_key  = \"k\"\n  base_url = \"http://api.wacht.dev\"\n}\n", `(?s)base_url.*plain http on a non-loopback\s+host`},
 		{"credentials in the URL", "provider \"wacht\" {\n  api_key  = \"k\"\n  base_url = \"https://me:secret@api.wacht.dev\"\n}\n", `(?s)base_url.*me:xxxxx@.*must not carry\s+credentials`},

@@ -70,11 +70,12 @@ type UpdateExecutionContextInput struct {
 }
 
 // ListExecutionContextsInput filters and pages one list call. Empty filters
-// are not sent; a zero Limit takes the server's default.
+// are not sent, but for ContextGroup, which is sent whenever it is not nil
+// ("" is the empty group); a zero Limit takes the server's default.
 type ListExecutionContextsInput struct {
 	AgentID      string
 	Status       Status
-	ContextGroup string
+	ContextGroup *string
 	Limit        int
 	Offset       int
 }
@@ -202,7 +203,9 @@ func (c *Client) ListExecutionContexts(ctx context.Context, in ListExecutionCont
 	q := pageQuery(in.Limit, in.Offset)
 	setIf(q, "agent_id", in.AgentID)
 	setIf(q, "status", string(in.Status))
-	setIf(q, "context_group", in.ContextGroup)
+	if in.ContextGroup != nil {
+		q.Set("context_group", *in.ContextGroup)
+	}
 	page, err := readPage[ExecutionContextPage](ctx, c, contextRoutes, q)
 	if err != nil {
 		return nil, err
