@@ -38,7 +38,10 @@ func TestA404FromAMissingAPIIsNoProofOfAbsence(t *testing.T) {
 			calls := map[string]func() error{
 				"GET":    func() error { _, err := c.GetExecutionContext(context.Background(), "5"); return err },
 				"DELETE": func() error { return c.DeleteExecutionContext(context.Background(), "5") },
-				"PATCH":  func() error { _, err := c.UpdateExecutionContext(context.Background(), "5", UpdateExecutionContextInput{}); return err },
+				"PATCH": func() error {
+					_, err := c.UpdateExecutionContext(context.Background(), "5", UpdateExecutionContextInput{})
+					return err
+				},
 				"cancel": func() error { return c.CancelExecutionContext(context.Background(), "5") },
 			}
 			for call, f := range calls {
@@ -210,7 +213,10 @@ func TestAPinnedDeploymentRefusesOthersBeforeWriting(t *testing.T) {
 			return err
 		},
 		"cancel": func() error { return c.CancelExecutionContext(context.Background(), contextID) },
-		"POST":   func() error { _, err := c.CreateExecutionContext(context.Background(), CreateExecutionContextInput{}); return err },
+		"POST": func() error {
+			_, err := c.CreateExecutionContext(context.Background(), CreateExecutionContextInput{})
+			return err
+		},
 	} {
 		if err := write(); !errors.Is(err, ErrWrongDeployment) || !strings.Contains(err.Error(), "42") {
 			t.Errorf("%s: err = %v, want ErrWrongDeployment naming the key's deployment 42", name, err)
