@@ -70,7 +70,13 @@ func (m *executionContextResourceModel) defaultSettings() {
 }
 
 func (r *executionContextResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_execution_context"
+	resp.TypeName = executionContextType(req.ProviderTypeName)
+}
+
+// executionContextType is the type name the resource and the list resource
+// share: the framework pairs them by it.
+func executionContextType(providerTypeName string) string {
+	return providerTypeName + "_execution_context"
 }
 
 // keepsServerValue is the note on every argument the API cannot clear.

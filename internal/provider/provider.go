@@ -6,13 +6,13 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/float64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework/action"
-	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/list"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -21,6 +21,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/wacht-platform/terraform-provider-wacht/internal/wacht"
@@ -159,7 +160,7 @@ func (p *wachtProvider) Configure(ctx context.Context, req provider.ConfigureReq
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if unknown := unknownAttributes(cfg); len(unknown) > 0 {
+	if unknown := unknownAttributes(req.Config.Raw); len(unknown) > 0 {
 		if req.ClientCapabilities.DeferralAllowed {
 			resp.Deferred = &provider.Deferred{Reason: provider.DeferredReasonProviderConfigUnknown}
 			return
@@ -220,23 +221,20 @@ func (p *wachtProvider) Configure(ctx context.Context, req provider.ConfigureReq
 }
 
 // unknownAttributes names the settings whose values are not known yet, as
-// when they come from a resource that is still to be created, in the order
-// the schema's documentation lists them, so that their diagnostics come out
-// in a stable order.
-func unknownAttributes(cfg providerModel) []string {
+// when they come from a resource that is still to be created, read off the
+// configuration itself, in the order the schema's documentation lists them.
+func unknownAttributes(config tftypes.Value) []string {
+	var attrs map[string]tftypes.Value
+	if config.As(&attrs) != nil {
+		return nil
+	}
 	var out []string
-	for _, setting := range []struct {
-		name  string
-		value attr.Value
-	}{
-		{"api_key", cfg.APIKey}, {"base_url", cfg.BaseURL}, {"batch_reads", cfg.BatchReads},
-		{"deployment_id", cfg.DeploymentID}, {"max_retries", cfg.MaxRetries}, {"rate_limits", cfg.RateLimits},
-		{"request_timeout", cfg.RequestTimeout},
-	} {
-		if setting.value.IsUnknown() {
-			out = append(out, setting.name)
+	for name, v := range attrs {
+		if !v.IsFullyKnown() {
+			out = append(out, name)
 		}
 	}
+	slices.Sort(out)
 	return out
 }
 

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -10,7 +11,8 @@ import (
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
-	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 
 	"github.com/wacht-platform/terraform-provider-wacht/internal/localserver"
@@ -82,14 +84,24 @@ func TestForbiddenDiagnosticsNameWhatWasRefused(t *testing.T) {
 }
 
 func TestUnknownSettingsAreNamedInSchemaOrder(t *testing.T) {
-	unknown := types.StringUnknown()
-	cfg := providerModel{
-		APIKey: unknown, BaseURL: unknown, MaxRetries: types.Int64Unknown(), RequestTimeout: unknown,
-		RateLimits: types.ObjectUnknown(nil), BatchReads: types.BoolUnknown(), DeploymentID: unknown,
+	server, err := NewProtocol6Server("test")()
+	if err != nil {
+		t.Fatal(err)
 	}
-	want := []string{"api_key", "base_url", "batch_reads", "deployment_id", "max_retries", "rate_limits", "request_timeout"}
+	schema, err := server.GetProviderSchema(context.Background(), &tfprotov6.GetProviderSchemaRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	typ := schema.Provider.ValueType().(tftypes.Object)
+	attrs := map[string]tftypes.Value{}
+	var want []string
+	for name, attrType := range typ.AttributeTypes {
+		attrs[name] = tftypes.NewValue(attrType, tftypes.UnknownValue)
+		want = append(want, name)
+	}
+	slices.Sort(want)
 	for range 20 { // a map's order would differ between runs
-		if got := unknownAttributes(cfg); !slices.Equal(got, want) {
+		if got := unknownAttributes(tftypes.NewValue(typ, attrs)); !slices.Equal(got, want) {
 			t.Fatalf("unknownAttributes = %v, want %v", got, want)
 		}
 	}
