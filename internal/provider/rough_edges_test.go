@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
-	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 
@@ -84,15 +84,9 @@ func TestForbiddenDiagnosticsNameWhatWasRefused(t *testing.T) {
 }
 
 func TestUnknownSettingsAreNamedInSchemaOrder(t *testing.T) {
-	server, err := NewProtocol6Server("test")()
-	if err != nil {
-		t.Fatal(err)
-	}
-	schema, err := server.GetProviderSchema(context.Background(), &tfprotov6.GetProviderSchemaRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	typ := schema.Provider.ValueType().(tftypes.Object)
+	var schema provider.SchemaResponse
+	New("test")().Schema(context.Background(), provider.SchemaRequest{}, &schema)
+	typ := schema.Schema.Type().TerraformType(context.Background()).(tftypes.Object)
 	attrs := map[string]tftypes.Value{}
 	var want []string
 	for name, attrType := range typ.AttributeTypes {
