@@ -221,6 +221,7 @@ func TestAccExamples(t *testing.T) {
 			t.Errorf("example dir examples/%s is missing", want)
 		}
 	}
+	preCheck(t)
 	for _, dir := range dirs {
 		t.Run(dir, func(t *testing.T) {
 			srv := startServer(t, localserver.Options{})
