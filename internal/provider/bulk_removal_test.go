@@ -255,19 +255,17 @@ func sameSet(a, b []string) bool {
 func TestAccBulkRemovalExample(t *testing.T) {
 	preCheck(t)
 	provider := buildProvider(t)
-	// The README's loop for older CLIs, with the CLI the tests default to.
+	// The README's loop for older CLIs, which runs on every CLI.
 	t.Run("import loop", func(t *testing.T) { testBulkRemovalImportLoop(t, provider) })
 
-	// import with for_each needs Terraform or OpenTofu 1.7; make test gives
-	// OpenTofu for it.
-	if tofu := os.Getenv("WACHT_TOFU_PATH"); tofu != "" {
-		t.Setenv("TF_ACC_TERRAFORM_PATH", tofu)
+	// The example itself imports with for_each.
+	needsForEachImport := func(t *testing.T) {
+		if !cliAtLeast(t, 1, 7) {
+			t.Skip("import blocks with for_each need Terraform or OpenTofu 1.7+: skipped below 1.7")
+		}
 	}
-	if !cliAtLeast(t, 1, 7) {
-		t.Skip("import blocks with for_each need Terraform or OpenTofu 1.7+: set WACHT_TOFU_PATH (make test does)")
-	}
-	t.Run("every context of an agent", func(t *testing.T) { testBulkRemovalOfAnAgent(t, provider) })
-	t.Run("by status", func(t *testing.T) { testBulkRemovalByStatus(t, provider) })
+	t.Run("every context of an agent", func(t *testing.T) { needsForEachImport(t); testBulkRemovalOfAnAgent(t, provider) })
+	t.Run("by status", func(t *testing.T) { needsForEachImport(t); testBulkRemovalByStatus(t, provider) })
 }
 
 // 250 contexts over three agents, 120 of them (two pages) in scope.
