@@ -2,6 +2,7 @@ package provider
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -87,7 +88,8 @@ type cliPlan struct {
 		Change  struct {
 			Actions   []string `json:"actions"`
 			Importing *struct {
-				ID string `json:"id"`
+				ID       string            `json:"id"`
+				Identity map[string]string `json:"identity"` // an import by identity has no id
 			} `json:"importing"`
 		} `json:"change"`
 	} `json:"resource_changes"`
@@ -102,16 +104,17 @@ func (c *cli) savedPlan() cliPlan {
 	return p
 }
 
-// imports returns the ids a plan imports, or an error when it plans
-// anything but a no-op, so that adoption is seen to change nothing.
+// imports returns the ids a plan imports, by id or by identity, or an error
+// when it plans anything but a no-op, so that adoption is seen to change
+// nothing.
 func (p cliPlan) imports() ([]string, error) {
 	var ids []string
 	for _, rc := range p.ResourceChanges {
 		if !slices.Equal(rc.Change.Actions, []string{"no-op"}) {
 			return nil, fmt.Errorf("%s plans %v", rc.Address, rc.Change.Actions)
 		}
-		if rc.Change.Importing != nil {
-			ids = append(ids, rc.Change.Importing.ID)
+		if imp := rc.Change.Importing; imp != nil {
+			ids = append(ids, cmp.Or(imp.ID, imp.Identity["id"]))
 		}
 	}
 	return ids, nil
