@@ -339,6 +339,7 @@ func TestAccExecutionContextWaitingForInputFailsAtOnce(t *testing.T) {
 }
 
 func TestAccExecutionContextCancelOnDestroy(t *testing.T) {
+	preCheck(t) // before the subtests, whose outcome it checks
 	for _, status := range []string{"running", "waiting_for_input"} {
 		t.Run(status, func(t *testing.T) {
 			srv := startServer(t, localserver.Options{})
@@ -356,6 +357,7 @@ func TestAccExecutionContextCancelOnDestroy(t *testing.T) {
 }
 
 func TestAccExecutionContextBadInputs(t *testing.T) {
+	preCheck(t) // before the subtests, whose outcome it checks
 	srv := startServer(t, localserver.Options{})
 	cases := []struct {
 		name, body, want string

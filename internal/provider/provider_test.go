@@ -51,10 +51,15 @@ func (s testServer) test(t *testing.T, steps []resource.TestStep) {
 	})
 }
 
-// preCheck skips nothing: acceptance tests need TF_ACC, which the README's
-// test command sets, and fail loudly when the Terraform binary is missing.
+// preCheck starts every acceptance test, the ones resource.Test runs and the
+// ones driving the CLI themselves: without TF_ACC they skip, as resource.Test
+// does, before any work whose result they check; with it they fail loudly
+// when the Terraform binary is missing.
 func preCheck(t *testing.T) {
 	t.Helper()
+	if os.Getenv("TF_ACC") == "" {
+		t.Skip("acceptance test: runs with TF_ACC=1, as `make test` sets")
+	}
 	if os.Getenv("TF_ACC_TERRAFORM_PATH") == "" {
 		t.Fatal("TF_ACC_TERRAFORM_PATH must name a Terraform binary: run the tests with `make test`")
 	}
