@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Quickstart, no Wacht account needed: builds the provider and the local Wacht
 # server, starts the server on a free loopback port, then applies, shows and
-# destroys examples/quickstart/main.tf against it with Terraform 1.5.7.
+# destroys examples/quickstart/main.tf against it with Terraform 1.15.9.
 # Everything happens in a temp dir, which is removed at the end, and the
 # server is stopped even when a step fails.
 #
 #   examples/quickstart/run.sh      (or: make quickstart)
 #
-# Needs Go. On first run Terraform 1.5.7 is built from the Go module proxy
+# Needs Go. On first run Terraform 1.15.9 is built from the Go module proxy
 # (a few minutes) and cached; see .ci/install-clis.
 set -euo pipefail
 
@@ -65,10 +65,10 @@ trap 'exit 143' TERM
 command -v go >/dev/null 2>&1 || die "Go is required (https://go.dev/dl/)"
 
 # ---------------------------------------------------------------------------
-banner 1 "Terraform 1.5.7 (built from the Go module proxy on first run, a few minutes)"
+banner 1 "Terraform 1.15.9 (built from the Go module proxy on first run, a few minutes)"
 clienv="$(bash "$repo/.ci/install-clis" --print-env terraform)" || die "installing Terraform failed"
 eval "$clienv"
-terraform="$TF_ACC_TERRAFORM_PATH"
+terraform="$WACHT_TF_PATH"
 "$terraform" version
 
 # ---------------------------------------------------------------------------

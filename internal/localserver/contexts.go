@@ -33,10 +33,16 @@ func (s *Server) listContexts(r *http.Request, _ string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	ignore := s.ignoreFilters.Load()
 	return paginate(s.store.listContexts(func(c ExecutionContext) bool {
-		return s.owns(c.DeploymentID) && contextMatches(q, c)
+		return s.owns(c.DeploymentID) && (ignore || contextMatches(q, c))
 	}), p), nil
 }
+
+// SetIgnoreFilters makes the list route ignore its filters (agent_id,
+// status, context_group), as a backend that does not know them would: a
+// client must never act on more than it asked for.
+func (s *Server) SetIgnoreFilters(ignore bool) { s.ignoreFilters.Store(ignore) }
 
 func contextMatches(q url.Values, c ExecutionContext) bool {
 	return filterMatches(q, "status", &c.Status) &&

@@ -45,11 +45,13 @@ type Server struct {
 	deploymentID   string
 	sendRetryAfter bool
 
-	store    *store
-	limits   rateLimiter
-	faults   faultInjector
-	latency  atomic.Int64 // time.Duration
-	requests requestCounter
+	store   *store
+	limits  rateLimiter
+	faults  faultInjector
+	latency atomic.Int64 // time.Duration
+	// ignoreFilters makes the list route answer as if no filter was given.
+	ignoreFilters atomic.Bool
+	requests      requestCounter
 
 	mu       sync.Mutex // guards httpSrv and url
 	httpSrv  *http.Server

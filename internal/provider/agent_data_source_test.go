@@ -78,6 +78,7 @@ func TestAccAgentDataSource(t *testing.T) {
 }
 
 func TestAccAgentDataSourceErrors(t *testing.T) {
+	preCheck(t)
 	srv, _, twins := agentServer(t)
 	cases := []struct {
 		name, args, want string

@@ -12,9 +12,6 @@ import (
 // The binary turns its logs off when the Terraform that starts it will drop
 // them (main.go); asked for them, Terraform must still get them all.
 func TestAccBinaryLogsWhenTerraformAsks(t *testing.T) {
-	if os.Getenv("TF_ACC") == "" {
-		t.Skip("acceptance test: runs with TF_ACC=1, as `make test` sets")
-	}
 	preCheck(t)
 	srv := startServer(t, localserver.Options{})
 	logFile := filepath.Join(t.TempDir(), "terraform.log")

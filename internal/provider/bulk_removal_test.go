@@ -2,6 +2,7 @@ package provider
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -87,7 +88,8 @@ type cliPlan struct {
 		Change  struct {
 			Actions   []string `json:"actions"`
 			Importing *struct {
-				ID string `json:"id"`
+				ID       string            `json:"id"`
+				Identity map[string]string `json:"identity"` // an import by identity has no id
 			} `json:"importing"`
 		} `json:"change"`
 	} `json:"resource_changes"`
@@ -102,16 +104,17 @@ func (c *cli) savedPlan() cliPlan {
 	return p
 }
 
-// imports returns the ids a plan imports, or an error when it plans
-// anything but a no-op, so that adoption is seen to change nothing.
+// imports returns the ids a plan imports, by id or by identity, or an error
+// when it plans anything but a no-op, so that adoption is seen to change
+// nothing.
 func (p cliPlan) imports() ([]string, error) {
 	var ids []string
 	for _, rc := range p.ResourceChanges {
 		if !slices.Equal(rc.Change.Actions, []string{"no-op"}) {
 			return nil, fmt.Errorf("%s plans %v", rc.Address, rc.Change.Actions)
 		}
-		if rc.Change.Importing != nil {
-			ids = append(ids, rc.Change.Importing.ID)
+		if imp := rc.Change.Importing; imp != nil {
+			ids = append(ids, cmp.Or(imp.ID, imp.Identity["id"]))
 		}
 	}
 	return ids, nil
@@ -255,19 +258,17 @@ func sameSet(a, b []string) bool {
 func TestAccBulkRemovalExample(t *testing.T) {
 	preCheck(t)
 	provider := buildProvider(t)
-	// The README's loop for older CLIs, with the CLI the tests default to.
+	// The README's loop for older CLIs, which runs on every CLI.
 	t.Run("import loop", func(t *testing.T) { testBulkRemovalImportLoop(t, provider) })
 
-	// import with for_each needs Terraform or OpenTofu 1.7; make test gives
-	// OpenTofu for it.
-	if tofu := os.Getenv("WACHT_TOFU_PATH"); tofu != "" {
-		t.Setenv("TF_ACC_TERRAFORM_PATH", tofu)
+	// The example itself imports with for_each.
+	needsForEachImport := func(t *testing.T) {
+		if !cliAtLeast(t, 1, 7) {
+			t.Skip("import blocks with for_each need Terraform or OpenTofu 1.7+: skipped below 1.7")
+		}
 	}
-	if !cliAtLeast(t, 1, 7) {
-		t.Skip("import blocks with for_each need Terraform or OpenTofu 1.7+: set WACHT_TOFU_PATH (make test does)")
-	}
-	t.Run("every context of an agent", func(t *testing.T) { testBulkRemovalOfAnAgent(t, provider) })
-	t.Run("by status", func(t *testing.T) { testBulkRemovalByStatus(t, provider) })
+	t.Run("every context of an agent", func(t *testing.T) { needsForEachImport(t); testBulkRemovalOfAnAgent(t, provider) })
+	t.Run("by status", func(t *testing.T) { needsForEachImport(t); testBulkRemovalByStatus(t, provider) })
 }
 
 // 250 contexts over three agents, 120 of them (two pages) in scope.

@@ -28,9 +28,6 @@ type cli struct {
 
 func newCLI(t *testing.T, config string) *cli {
 	t.Helper()
-	if os.Getenv("TF_ACC") == "" {
-		t.Skip("acceptance test: runs with TF_ACC=1, as `make test` sets")
-	}
 	preCheck(t)
 	server, err := NewProtocol6Server("test")() // as main.go serves it
 	if err != nil {

@@ -21,15 +21,21 @@ type contextScope struct {
 	ContextGroup types.String `tfsdk:"context_group"`
 }
 
-// walk lists every context of the scope, filtering on the server.
+// walk lists every context of the scope. The server filters, and the walk
+// checks every context it yields against the same filters again.
+// context_group = "" is the empty group, exactly, as the API matches it.
 func (s contextScope) walk(ctx context.Context, client *wacht.Client) iter.Seq2[*wacht.ExecutionContext, error] {
 	return client.ExecutionContexts(ctx, wacht.WalkInput{
 		AgentID:      s.AgentID.ValueString(),
 		Status:       wacht.Status(s.Status.ValueString()),
-		ContextGroup: s.ContextGroup.ValueString(),
+		ContextGroup: s.ContextGroup.ValueStringPointer(),
 		PageSize:     wacht.DefaultPageSize,
 	})
 }
+
+// groupFilterDescription documents context_group wherever a scope has it.
+const groupFilterDescription = "Only contexts of this group, matched exactly. `\"\"` is the empty group: it matches " +
+	"only contexts whose group was set to `\"\"`, not every group; left out, every group matches."
 
 // listingError reports a failed walk, naming the agent.
 func listingError(diags *diag.Diagnostics, agentID string, err error) {

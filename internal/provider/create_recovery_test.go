@@ -29,7 +29,7 @@ func identical(srv testServer, count int, extra ...string) string {
 // tracked.
 func wantStateMatchesServer(t *testing.T, c *cli, srv testServer, count int) {
 	t.Helper()
-	tracked := c.tracked()
+	tracked := c.stateContexts()
 	if err := stateMatchesServer(srv.Server, tracked, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestAccLostCreateDoesNotAdoptItsSibling(t *testing.T) {
 	if err == nil || !regexp.MustCompile(`No context with this configuration\s+was\s+created\s+since`).MatchString(out) {
 		t.Fatalf("apply with a 503 on the second create: %v, want it to fail saying no context was made:\n%s", err, lastLines(out, 30))
 	}
-	if tracked := c.tracked(); len(tracked) != 1 || len(srv.Contexts()) != 1 {
+	if tracked := c.stateContexts(); len(tracked) != 1 || len(srv.Contexts()) != 1 {
 		t.Fatalf("%d tracked, %d on the server: want the first alone", len(tracked), len(srv.Contexts()))
 	}
 	wantStateMatchesServer(t, c, srv, 1)
@@ -111,7 +111,7 @@ func TestAccInterruptedCreatesRecordTheirContexts(t *testing.T) {
 		t.Errorf("%d creates reported as interrupted after their context was made, want 20:\n%s", got, lastLines(out.String(), 40))
 	}
 	wantStateMatchesServer(t, c, srv, 20)
-	for _, tc := range c.tracked() {
+	for _, tc := range c.stateContexts() {
 		if !tc.tainted {
 			t.Errorf("%s is not tainted after an interrupted create", tc.addr)
 		}

@@ -23,7 +23,14 @@ func addAPIError(diags *diag.Diagnostics, action, resource, id string, err error
 	case errors.Is(err, wacht.ErrUnauthorized):
 		detail += "\n\nThe API key was refused. Check api_key in the provider block or the " + envAPIKey + " environment variable."
 	case errors.Is(err, wacht.ErrForbidden):
-		detail += fmt.Sprintf("\n\nThe API key lacks the permission for %s %ss. Use a key whose role allows it.", action, resource)
+		detail += fmt.Sprintf("\n\nThe API key lacks the permission for %s %s. Use a key whose role allows it.", action, subject)
+	case errors.Is(err, wacht.ErrAPIMissing):
+		detail += "\n\nCheck base_url in the provider block (or the " + envBaseURL + " environment variable): it must be the " +
+			"root of the Wacht API, such as " + wacht.DefaultBaseURL + ", with no path after it. If it is right, this deployment's " +
+			"backend has no execution-context API. Nothing was changed, and the state keeps what it tracks."
+	case errors.Is(err, wacht.ErrWrongDeployment):
+		detail += "\n\nUse an API key of the deployment the state and the provider's deployment_id name, or check base_url. " +
+			"Nothing was changed, and the state keeps what it tracks."
 	case errors.Is(err, wacht.ErrRateLimited):
 		detail += "\n\nThe API kept answering 429 after every retry. Lower -parallelism, lower the provider's rate_limits, or raise max_retries."
 	}

@@ -28,11 +28,16 @@ import (
 // examplesDir is examples/, seen from this package's directory.
 const examplesDir = "../../examples"
 
-// skippedExamples are the example dirs, relative to examples/, that the
-// tests' Terraform 1.5.7 cannot run: bulk-removal needs Terraform 1.7
-// (for_each in import blocks) and has its own tests, with OpenTofu; actions
-// need Terraform 1.14 (action blocks).
-var skippedExamples = []string{"bulk-removal", "actions"}
+// skippedExamples are the example dirs, relative to examples/, with tests of
+// their own: bulk-removal's (TestAccBulkRemovalExample) run it with the
+// provider binary, as its README does.
+var skippedExamples = []string{"bulk-removal"}
+
+// exampleMinCLI is the CLI version, major and minor, that the example dirs
+// under a key need; they skip on older ones, saying so.
+var exampleMinCLI = map[string][2]int{
+	"actions": {1, 14}, // action blocks
+}
 
 // exampleIDPlaceholder is the context id the docs' import examples use.
 const exampleIDPlaceholder = "7210948357125083136"
@@ -86,6 +91,17 @@ func exampleDirs(t *testing.T) []string {
 	}
 	sort.Strings(dirs)
 	return dirs
+}
+
+// needsCLI skips the example dir's test when the CLI is older than the
+// example needs.
+func needsCLI(t *testing.T, dir string) {
+	t.Helper()
+	for prefix, v := range exampleMinCLI {
+		if (dir == prefix || strings.HasPrefix(dir, prefix+"/")) && !cliAtLeast(t, v[0], v[1]) {
+			t.Skipf("examples/%s needs Terraform %d.%d+: skipped below %d.%d", dir, v[0], v[1], v[0], v[1])
+		}
+	}
 }
 
 // exampleFiles reads the .tf files of one example dir that make up its
@@ -221,8 +237,10 @@ func TestAccExamples(t *testing.T) {
 			t.Errorf("example dir examples/%s is missing", want)
 		}
 	}
+	preCheck(t)
 	for _, dir := range dirs {
 		t.Run(dir, func(t *testing.T) {
+			needsCLI(t, dir)
 			srv := startServer(t, localserver.Options{})
 			exampleEnv(t, srv)
 			fixture := newExampleFixture(t, srv)

@@ -66,6 +66,7 @@ func TestAccExecutionContextDataSource(t *testing.T) {
 }
 
 func TestAccExecutionContextDataSourceErrors(t *testing.T) {
+	preCheck(t) // before the subtests, whose requests it counts
 	srv := startServer(t, localserver.Options{})
 	gone := srv.AddContext(localserver.ExecutionContext{Title: "deleted"})
 	srv.RemoveContext(gone.ID)

@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/list/schema"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
@@ -23,13 +24,21 @@ var (
 )
 
 // executionContextListResource lists an agent's contexts for `terraform
-// query` (Terraform 1.14+). It embeds the resource for the name and the
-// client it shares with it: the framework pairs them by that name.
+// query` (Terraform 1.14+). The framework pairs it with the resource by their
+// type name.
 type executionContextListResource struct {
-	executionContextResource
+	client *wacht.Client
 }
 
 func newExecutionContextListResource() list.ListResource { return &executionContextListResource{} }
+
+func (r *executionContextListResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = executionContextType(req.ProviderTypeName)
+}
+
+func (r *executionContextListResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	r.client = clientFrom(req.ProviderData, &resp.Diagnostics)
+}
 
 func (r *executionContextListResource) ListResourceConfigSchema(_ context.Context, _ list.ListResourceSchemaRequest, resp *list.ListResourceSchemaResponse) {
 	resp.Schema = schema.Schema{
@@ -50,7 +59,7 @@ func (r *executionContextListResource) ListResourceConfigSchema(_ context.Contex
 			},
 			"context_group": schema.StringAttribute{
 				Optional:            true,
-				MarkdownDescription: "Only contexts of this group (exact match).",
+				MarkdownDescription: groupFilterDescription,
 			},
 		},
 	}

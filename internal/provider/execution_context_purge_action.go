@@ -68,6 +68,8 @@ func (a *executionContextPurgeAction) Schema(_ context.Context, _ action.SchemaR
 			"By default contexts in use (`running` or `waiting_for_input`) are left alone. A context that cannot be " +
 			"deleted (in use, forbidden, or any other error) does not stop the others: the action deletes the rest, " +
 			"then fails, naming each context it could not delete and why. A context already gone counts as deleted. " +
+			"The action checks every listed context against its filters itself, so a server that ignores a filter never " +
+			"widens what is deleted. " +
 			"Deleting is permanent; try `dry_run = true` first.",
 		Attributes: map[string]schema.Attribute{
 			"agent_id": schema.StringAttribute{
@@ -83,7 +85,7 @@ func (a *executionContextPurgeAction) Schema(_ context.Context, _ action.SchemaR
 			},
 			"context_group": schema.StringAttribute{
 				Optional:            true,
-				MarkdownDescription: "Only contexts of this group (exact match).",
+				MarkdownDescription: groupFilterDescription,
 			},
 			"inactive_for": schema.StringAttribute{
 				Optional: true,

@@ -39,10 +39,11 @@ var (
 )
 
 var (
-	_ resource.ResourceWithConfigure   = (*executionContextResource)(nil)
-	_ resource.ResourceWithImportState = (*executionContextResource)(nil)
-	_ resource.ResourceWithModifyPlan  = (*executionContextResource)(nil)
-	_ resource.ResourceWithIdentity    = (*executionContextResource)(nil)
+	_ resource.ResourceWithConfigure      = (*executionContextResource)(nil)
+	_ resource.ResourceWithImportState    = (*executionContextResource)(nil)
+	_ resource.ResourceWithModifyPlan     = (*executionContextResource)(nil)
+	_ resource.ResourceWithIdentity       = (*executionContextResource)(nil)
+	_ resource.ResourceWithValidateConfig = (*executionContextResource)(nil)
 )
 
 type executionContextResource struct {
@@ -69,7 +70,13 @@ func (m *executionContextResourceModel) defaultSettings() {
 }
 
 func (r *executionContextResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_execution_context"
+	resp.TypeName = executionContextType(req.ProviderTypeName)
+}
+
+// executionContextType is the type name the resource and the list resource
+// share: the framework pairs them by it.
+func executionContextType(providerTypeName string) string {
+	return providerTypeName + "_execution_context"
 }
 
 // keepsServerValue is the note on every argument the API cannot clear.
@@ -78,12 +85,12 @@ const keepsServerValue = " Left out of the configuration, the attribute keeps th
 
 func (r *executionContextResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	d := contextFieldDescriptions
-	serverKept := func(desc string, extra ...planmodifier.String) schema.StringAttribute {
+	serverKept := func(desc string) schema.StringAttribute {
 		return schema.StringAttribute{
 			Optional:            true,
 			Computed:            true,
 			MarkdownDescription: desc + keepsServerValue,
-			PlanModifiers:       append([]planmodifier.String{stringplanmodifier.UseStateForUnknown()}, extra...),
+			PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 		}
 	}
 	stable := func(desc string) schema.StringAttribute {
@@ -96,9 +103,15 @@ func (r *executionContextResource) Schema(ctx context.Context, _ resource.Schema
 	computed := func(desc string) schema.StringAttribute {
 		return schema.StringAttribute{Computed: true, MarkdownDescription: desc}
 	}
-	agentID := serverKept(d["agent_id"]+" Changing it replaces the context (the API cannot move a context to another agent).",
-		stringplanmodifier.RequiresReplace())
-	agentID.Validators = []validator.String{idValidator()}
+	agentID := schema.StringAttribute{
+		Optional: true,
+		Computed: true,
+		MarkdownDescription: d["agent_id"] + " Changing it replaces the context (the API cannot move a context to another " +
+			"agent). Left out of the configuration, it keeps the agent the server holds and plans no change; it cannot " +
+			"be emptied, since an agent id is never `\"\"`.",
+		PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown(), stringplanmodifier.RequiresReplace()},
+		Validators:    []validator.String{idValidator()},
+	}
 
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "An execution context of a Wacht AI agent: the conversation state an agent run works in.\n\n" +
@@ -127,8 +140,12 @@ func (r *executionContextResource) Schema(ctx context.Context, _ resource.Schema
 				Optional: true,
 				Computed: true,
 				Default:  booldefault.StaticBool(false),
-				MarkdownDescription: "When `true`, any plan that would destroy or replace the context fails, naming it. Set it " +
-					"to `false` and apply (nothing is sent to the API) before removing the resource. Defaults to `false`.",
+				MarkdownDescription: "When `true`, the context is never deleted, whatever planned it: `terraform destroy`, a " +
+					"`removed` block, a smaller `count` or `for_each`, a change of `agent_id`, `-replace` or `taint`. A plan " +
+					"that destroys or replaces it fails where Terraform shows the provider the removal (destroy, `removed`, " +
+					"`count`, `for_each`, `agent_id`); `-replace` and `taint` plan a replacement the provider does not see, " +
+					"so their apply fails before anything is deleted, and the context stays in the state. Set it to `false` " +
+					"and apply (nothing is sent to the API) before removing the resource. Defaults to `false`.",
 			},
 			"status":           computed(d["status"]),
 			"deployment_id":    stable(d["deployment_id"]),
@@ -165,6 +182,22 @@ func (r *executionContextResource) IdentitySchema(_ context.Context, _ resource.
 func setIdentity(ctx context.Context, identity *tfsdk.ResourceIdentity, id types.String, diags *diag.Diagnostics) {
 	if identity != nil {
 		diags.Append(setModel(ctx, identity, identity.Schema.Type(), executionContextIdentity{ID: id})...)
+	}
+}
+
+// ValidateConfig refuses timeouts that are not positive at plan time: the
+// timeouts block checks only that they parse.
+func (r *executionContextResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	for _, name := range []string{"create", "delete"} {
+		at := path.Root("timeouts").AtName(name)
+		var v types.String
+		if diags := req.Config.GetAttribute(ctx, at, &v); diags.HasError() || v.IsNull() || v.IsUnknown() {
+			continue
+		}
+		if d, err := time.ParseDuration(v.ValueString()); err == nil && d <= 0 {
+			resp.Diagnostics.AddAttributeError(at, "Invalid timeout",
+				fmt.Sprintf("timeouts.%s: %q is not a positive duration; use one such as \"10m\".", name, v.ValueString()))
+		}
 	}
 }
 
@@ -328,7 +361,8 @@ func (r *executionContextResource) Read(ctx context.Context, req resource.ReadRe
 	id := state.ID.ValueString()
 	// Reads of a refresh of many contexts are served from shared list pages.
 	ec, err := r.client.ReadExecutionContext(ctx, id, state.AgentID.ValueString())
-	if errors.Is(err, wacht.ErrNotFound) {
+	gone, err := r.client.Gone(ctx, err, id, state.DeploymentID.ValueString())
+	if gone {
 		tflog.Warn(ctx, "execution context is gone; removing it from the state", map[string]any{"id": id})
 		resp.State.RemoveResource(ctx)
 		return
@@ -398,9 +432,7 @@ func (r *executionContextResource) ModifyPlan(ctx context.Context, req resource.
 	}
 	id := state.ID.ValueString()
 	if state.DeletionProtection.ValueBool() {
-		resp.Diagnostics.AddError("Execution context is protected from deletion",
-			fmt.Sprintf("This plan would %s execution context %s, but its deletion_protection is true. To remove it, set "+
-				"deletion_protection = false and apply (the context itself is not changed), then plan the %s again.", action, id, action))
+		protected(&resp.Diagnostics, "This plan would "+action, id)
 		return
 	}
 	status := wacht.Status(state.Status.ValueString())
@@ -430,14 +462,35 @@ func (r *executionContextResource) Delete(ctx context.Context, req resource.Dele
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	d := deletion{client: r.client, id: state.ID.ValueString(), cancelOnDestroy: state.CancelOnDestroy.ValueBool(), timeout: timeout}
+	// The guard that holds whatever planned the delete: plans forced by
+	// -replace or taint reach the provider as updates or creates, so that
+	// ModifyPlan never sees them; Delete always sees the prior state.
+	if state.DeletionProtection.ValueBool() {
+		protected(&resp.Diagnostics, "Terraform was about to delete (to destroy or replace it)", state.ID.ValueString())
+		return
+	}
+	d := deletion{
+		client: r.client, id: state.ID.ValueString(), deployment: state.DeploymentID.ValueString(),
+		cancelOnDestroy: state.CancelOnDestroy.ValueBool(), timeout: timeout,
+	}
 	d.run(ctx, &resp.Diagnostics)
+}
+
+// protected refuses to delete a context whose deletion_protection is true,
+// whatever planned it: destroy, a removed block, -replace, taint, a count or
+// for_each change, or a change that forces a replacement.
+func protected(diags *diag.Diagnostics, doing, id string) {
+	diags.AddError("Execution context is protected from deletion",
+		fmt.Sprintf("%s execution context %s, but its deletion_protection is true: it is not deleted, and stays in the "+
+			"state. To remove it, first set deletion_protection = false and apply (nothing is sent to the API), then run "+
+			"the destroy or replacement again.", doing, id))
 }
 
 // deletion deletes one context, waiting out or cancelling a run that holds it.
 type deletion struct {
 	client          *wacht.Client
 	id              string
+	deployment      string // the one the state recorded the context under
 	cancelOnDestroy bool
 	timeout         time.Duration
 }
@@ -450,18 +503,16 @@ func (d deletion) run(ctx context.Context, diags *diag.Diagnostics) {
 	cancelled := false
 	for {
 		err := d.client.DeleteExecutionContext(ctx, d.id)
-		if err == nil || errors.Is(err, wacht.ErrNotFound) {
+		if gone, err := d.client.Gone(ctx, err, d.id, d.deployment); gone || err == nil {
 			return
-		}
-		if !errors.Is(err, wacht.ErrConflict) {
+		} else if !errors.Is(err, wacht.ErrConflict) {
 			d.failed(ctx, diags, err)
 			return
 		}
 		ec, err := d.client.GetExecutionContext(ctx, d.id)
-		switch {
-		case errors.Is(err, wacht.ErrNotFound):
+		if gone, err := d.client.Gone(ctx, err, d.id, d.deployment); gone {
 			return
-		case err != nil:
+		} else if err != nil {
 			d.failed(ctx, diags, err)
 			return
 		}
@@ -560,7 +611,9 @@ func currentObjective(state json.RawMessage) string {
 // an import block's identity, and checks it before Read sends it anywhere.
 func (r *executionContextResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	id := req.ID
-	if id == "" && req.Identity != nil {
+	// `terraform import ADDR ""` comes with an empty identity: only an import
+	// block's identity holds an id.
+	if id == "" && req.Identity != nil && !req.Identity.Raw.IsNull() && req.Identity.Raw.IsFullyKnown() {
 		var identity executionContextIdentity
 		resp.Diagnostics.Append(getModel(ctx, req.Identity, &identity)...)
 		id = identity.ID.ValueString()

@@ -339,6 +339,7 @@ func TestAccExecutionContextWaitingForInputFailsAtOnce(t *testing.T) {
 }
 
 func TestAccExecutionContextCancelOnDestroy(t *testing.T) {
+	preCheck(t) // before the subtests, whose outcome it checks
 	for _, status := range []string{"running", "waiting_for_input"} {
 		t.Run(status, func(t *testing.T) {
 			srv := startServer(t, localserver.Options{})
@@ -356,6 +357,7 @@ func TestAccExecutionContextCancelOnDestroy(t *testing.T) {
 }
 
 func TestAccExecutionContextBadInputs(t *testing.T) {
+	preCheck(t) // before the subtests, whose outcome it checks
 	srv := startServer(t, localserver.Options{})
 	cases := []struct {
 		name, body, want string
@@ -388,12 +390,12 @@ func TestAccExecutionContextForbiddenWrites(t *testing.T) {
 		{Config: cfg, Check: stateID(&id)},
 		{
 			Config:      strings.Replace(readOnly, "protected by role", "renamed", 1),
-			ExpectError: regexp.MustCompile(`(?s)Error updating execution context \d+.*HTTP 403.*lacks the permission for updating execution contexts`),
+			ExpectError: regexp.MustCompile(`(?s)Error updating execution context \d+.*HTTP 403.*lacks the permission for updating\s+execution\s+context\s+\d+`),
 		},
 		{
 			Config:      readOnly,
 			Destroy:     true,
-			ExpectError: regexp.MustCompile(`(?s)Error deleting execution context \d+.*HTTP 403.*lacks the permission for deleting execution contexts`),
+			ExpectError: regexp.MustCompile(`(?s)Error deleting execution context \d+.*HTTP 403.*lacks the permission for deleting\s+execution\s+context\s+\d+`),
 		},
 		{Config: cfg, PlanOnly: true},
 	})

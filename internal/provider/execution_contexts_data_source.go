@@ -56,7 +56,7 @@ func (d *executionContextsDataSource) Schema(_ context.Context, _ datasource.Sch
 			},
 			"context_group": schema.StringAttribute{
 				Optional:            true,
-				MarkdownDescription: "Only contexts of this group (exact match).",
+				MarkdownDescription: groupFilterDescription,
 			},
 			"title_prefix": schema.StringAttribute{
 				Optional: true,

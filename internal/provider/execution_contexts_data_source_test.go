@@ -182,6 +182,7 @@ func TestAccExecutionContextsDataSource(t *testing.T) {
 }
 
 func TestAccExecutionContextsDataSourceBadInputs(t *testing.T) {
+	preCheck(t) // before the subtests, whose requests it counts
 	srv := startServer(t, localserver.Options{})
 	config := func(args string) string {
 		return srv.withBlocks("data \"wacht_execution_contexts\" \"x\" {\n  " + args + "\n}\n")

@@ -207,6 +207,7 @@ func TestAccAPIKeyNeverLeaks(t *testing.T) {
 // Hostile input ends in a clear diagnostic before any request is sent
 // anywhere but the API's own routes.
 func TestAccHostileInput(t *testing.T) {
+	preCheck(t) // before the subtests, whose outcome it checks
 	srv := startServer(t, localserver.Options{})
 	hostileIDs := []string{"1/2", "..", "../agents/1", "%2F", "1%2F..", "1 2", " 1", "-5", "1e9", strings.Repeat("9", 10240), "0x1F", "١٢٣"}
 	for _, id := range hostileIDs {

@@ -30,8 +30,9 @@ type trackedContext struct {
 	tainted  bool
 }
 
-// tracked reads the execution contexts of the working directory's state.
-func (c *cli) tracked() []trackedContext {
+// stateContexts reads the execution contexts of the state file, without a
+// command, with their taint.
+func (c *cli) stateContexts() []trackedContext {
 	c.t.Helper()
 	data, err := os.ReadFile(filepath.Join(c.dir, "terraform.tfstate"))
 	if os.IsNotExist(err) {
@@ -173,7 +174,7 @@ func TestAccInvariants(t *testing.T) {
 	check := func(when string) {
 		t.Helper()
 		checks++
-		if err := stateMatchesServer(srv.Server, c.tracked(), gone); err != nil {
+		if err := stateMatchesServer(srv.Server, c.stateContexts(), gone); err != nil {
 			t.Fatalf("seed %d, %s: %v\n\nThe apply said:\n%s", seed, when, err, lastLines(out, 80))
 		}
 	}
@@ -190,7 +191,7 @@ func TestAccInvariants(t *testing.T) {
 		case "attribute":
 			gen++
 		case "delete", "retitle":
-			tracked := c.tracked()
+			tracked := c.stateContexts()
 			if len(tracked) == 0 {
 				break
 			}
@@ -245,7 +246,7 @@ func TestAccInvariants(t *testing.T) {
 	out = c.must("apply", "-auto-approve", "-no-color")
 	gone = nil // refreshed: nothing may be tracked that is gone
 	check("after the final fault-free apply")
-	if tracked := c.tracked(); len(tracked) != count {
+	if tracked := c.stateContexts(); len(tracked) != count {
 		t.Fatalf("seed %d: %d contexts tracked after the final apply, want %d", seed, len(tracked), count)
 	}
 	if out, err := c.run("plan", "-detailed-exitcode", "-no-color"); err != nil {

@@ -6,12 +6,13 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/float64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework/action"
-	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/list"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -20,6 +21,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/wacht-platform/terraform-provider-wacht/internal/wacht"
@@ -51,6 +53,7 @@ type providerModel struct {
 	RequestTimeout types.String `tfsdk:"request_timeout"`
 	RateLimits     types.Object `tfsdk:"rate_limits"`
 	BatchReads     types.Bool   `tfsdk:"batch_reads"`
+	DeploymentID   types.String `tfsdk:"deployment_id"`
 }
 
 type rateLimitsModel struct {
@@ -84,9 +87,10 @@ func (p *wachtProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp
 					Validators:          []validator.Float64{float64validator.AtLeast(0)},
 				},
 				"burst": schema.Int64Attribute{
-					Required:            true,
-					MarkdownDescription: "Requests that may go at once before the sustained rate applies.",
-					Validators:          []validator.Int64{int64validator.AtLeast(1)},
+					Required: true,
+					MarkdownDescription: "Requests that may go at once before the sustained rate applies: at least 1, " +
+						"unless `per_minute` is `0`.",
+					Validators: []validator.Int64{int64validator.AtLeast(0)},
 				},
 			},
 		}
@@ -102,8 +106,20 @@ func (p *wachtProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp
 			"base_url": schema.StringAttribute{
 				Optional: true,
 				MarkdownDescription: "Base URL of the Wacht API. Falls back to the `" + envBaseURL + "` environment variable, then `" +
-					wacht.DefaultBaseURL + "`. Plain `http://` is accepted only for loopback hosts such as the local server.",
+					wacht.DefaultBaseURL + "`. Plain `http://` is accepted only for loopback hosts such as the local server. " +
+					"A wrong base URL answers 404 to everything, just as the API does for a context that is gone, so the " +
+					"provider takes a 404 as \"gone\" only after the API's own list route has answered from this base URL. " +
+					"Otherwise reads, deletes and imports fail, naming the URL tried, and the state keeps every context.",
 				Validators: []validator.String{baseURLValidator()},
+			},
+			"deployment_id": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "The id of the only deployment this configuration may touch, like the AWS provider's " +
+					"`allowed_account_ids`. When set, any context or agent the API returns from another deployment is an " +
+					"error, and so is any change made with an API key of another deployment, refused before it is sent. " +
+					"Left out, the provider still never takes a 404 for a context recorded under another deployment than " +
+					"the key's as proof that it is gone.",
+				Validators: []validator.String{idValidator()},
 			},
 			"max_retries": schema.Int64Attribute{
 				Optional: true,
@@ -144,7 +160,7 @@ func (p *wachtProvider) Configure(ctx context.Context, req provider.ConfigureReq
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if unknown := unknownAttributes(cfg); len(unknown) > 0 {
+	if unknown := unknownAttributes(req.Config.Raw); len(unknown) > 0 {
 		if req.ClientCapabilities.DeferralAllowed {
 			resp.Deferred = &provider.Deferred{Reason: provider.DeferredReasonProviderConfigUnknown}
 			return
@@ -158,7 +174,7 @@ func (p *wachtProvider) Configure(ctx context.Context, req provider.ConfigureReq
 	}
 
 	apiKey := stringOr(cfg.APIKey, os.Getenv(envAPIKey))
-	if apiKey == "" {
+	if strings.TrimSpace(apiKey) == "" {
 		resp.Diagnostics.AddAttributeError(path.Root("api_key"), "Missing Wacht API key",
 			"Set api_key in the provider block or the "+envAPIKey+" environment variable. "+
 				"For the local server, use the key it prints when it starts.")
@@ -190,6 +206,7 @@ func (p *wachtProvider) Configure(ctx context.Context, req provider.ConfigureReq
 		Limits:         &limits,
 		Logger:         tflogLogger{},
 		Detach:         outliveRPC,
+		DeploymentID:   cfg.DeploymentID.ValueString(),
 		// Batching is on unless switched off.
 		DisableReadBatching: !cfg.BatchReads.IsNull() && !cfg.BatchReads.ValueBool(),
 	})
@@ -204,17 +221,20 @@ func (p *wachtProvider) Configure(ctx context.Context, req provider.ConfigureReq
 }
 
 // unknownAttributes names the settings whose values are not known yet, as
-// when they come from a resource that is still to be created.
-func unknownAttributes(cfg providerModel) []string {
+// when they come from a resource that is still to be created, read off the
+// configuration itself, in the order the schema's documentation lists them.
+func unknownAttributes(config tftypes.Value) []string {
+	var attrs map[string]tftypes.Value
+	if config.As(&attrs) != nil {
+		return nil
+	}
 	var out []string
-	for name, v := range map[string]attr.Value{
-		"api_key": cfg.APIKey, "base_url": cfg.BaseURL, "max_retries": cfg.MaxRetries,
-		"request_timeout": cfg.RequestTimeout, "rate_limits": cfg.RateLimits, "batch_reads": cfg.BatchReads,
-	} {
-		if v.IsUnknown() {
+	for name, v := range attrs {
+		if !v.IsFullyKnown() {
 			out = append(out, name)
 		}
 	}
+	slices.Sort(out)
 	return out
 }
 
@@ -227,15 +247,21 @@ func (p *wachtProvider) limits(ctx context.Context, obj types.Object, resp *prov
 	var m rateLimitsModel
 	resp.Diagnostics.Append(obj.As(ctx, &m, objectAsOptions)...)
 	for _, op := range []struct {
+		name  string
 		value types.Object
 		rate  *wacht.Rate
-	}{{m.Read, &limits.Read}, {m.Create, &limits.Create}, {m.Update, &limits.Update}, {m.Delete, &limits.Delete}} {
+	}{{"read", m.Read, &limits.Read}, {"create", m.Create, &limits.Create}, {"update", m.Update, &limits.Update}, {"delete", m.Delete, &limits.Delete}} {
 		if op.value.IsNull() || op.value.IsUnknown() {
 			continue
 		}
 		var r rateModel
 		resp.Diagnostics.Append(op.value.As(ctx, &r, objectAsOptions)...)
 		*op.rate = wacht.Rate{PerMinute: r.PerMinute.ValueFloat64(), Burst: int(r.Burst.ValueInt64())}
+		if op.rate.PerMinute > 0 && op.rate.Burst < 1 {
+			resp.Diagnostics.AddAttributeError(path.Root("rate_limits").AtName(op.name).AtName("burst"), "Invalid rate limit",
+				fmt.Sprintf("rate_limits.%s.burst: %d is too small: a limit of %g per minute needs a burst of at least 1 "+
+					"(per_minute = 0 switches the limit off, and then the burst may be 0).", op.name, op.rate.Burst, op.rate.PerMinute))
+		}
 	}
 	return limits
 }

@@ -51,10 +51,15 @@ func (s testServer) test(t *testing.T, steps []resource.TestStep) {
 	})
 }
 
-// preCheck skips nothing: acceptance tests need TF_ACC, which the README's
-// test command sets, and fail loudly when the Terraform binary is missing.
+// preCheck starts every acceptance test, the ones resource.Test runs and the
+// ones driving the CLI themselves: without TF_ACC they skip, as resource.Test
+// does, before any work whose result they check; with it they fail loudly
+// when the Terraform binary is missing.
 func preCheck(t *testing.T) {
 	t.Helper()
+	if os.Getenv("TF_ACC") == "" {
+		t.Skip("acceptance test: runs with TF_ACC=1, as `make test` sets")
+	}
 	if os.Getenv("TF_ACC_TERRAFORM_PATH") == "" {
 		t.Fatal("TF_ACC_TERRAFORM_PATH must name a Terraform binary: run the tests with `make test`")
 	}
@@ -71,6 +76,7 @@ func TestProviderRefusesBadSettings(t *testing.T) {
 		want   string
 	}{
 		{"empty key", fmt.Sprintf("provider \"wacht\" {\n  api_key  = \"\"\n  base_url = %q\n}\n", srv.URL()), `(?s)Missing Wacht API key.*api_key.*WACHT_API_KEY`},
+		{"a key of spaces", fmt.Sprintf("provider \"wacht\" {\n  api_key  = \"   \"\n  base_url = %q\n}\n", srv.URL()), `(?s)Missing Wacht API key.*api_key`},
 		{"no key at all", fmt.Sprintf("provider \"wacht\" {\n  base_url = %q\n}\n", srv.URL()), `(?s)Missing Wacht API key.*WACHT_API_KEY`},
 		{"plain http off loopback", "provider \"wacht\" {\n  api_key  = \"k\"\n  base_url = \"http://api.wacht.dev\"\n}\n", `(?s)base_url.*plain http on a non-loopback\s+host`},
 		{"credentials in the URL", "provider \"wacht\" {\n  api_key  = \"k\"\n  base_url = \"https://me:secret@api.wacht.dev\"\n}\n", `(?s)base_url.*me:xxxxx@.*must not carry\s+credentials`},

@@ -13,6 +13,7 @@ import (
 	"time"
 	"weak"
 
+	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
 
@@ -398,5 +399,30 @@ func TestReleasingServerStreamsTheListResource(t *testing.T) {
 	p.noErrors("ListResource", diags)
 	if got, want := ids(results), srv.apiOrder(ofAgent(srv.agentID)); !slices.Equal(got, want) {
 		t.Errorf("listed %v, want %v", got, want)
+	}
+}
+
+// An upgrade of the framework that adds an RPC, from any of tfprotov6's
+// interfaces, must not be hidden by a wrapper that does not forward it:
+// tf6server serves an optional RPC only when its downstream has the method.
+func TestReleasingServerForwardsEveryRPCOfTheFramework(t *testing.T) {
+	inner, err := providerserver.NewProtocol6WithError(New("test")())()
+	if err != nil {
+		t.Fatal(err)
+	}
+	framework, wrapper := reflect.TypeOf(inner), reflect.TypeOf(&releasingServer{})
+	if framework.NumMethod() < 20 {
+		t.Fatalf("the framework's server has %d methods: not the RPC set this test expects", framework.NumMethod())
+	}
+	for i := range framework.NumMethod() {
+		name := framework.Method(i).Name
+		m, ok := wrapper.MethodByName(name)
+		if !ok {
+			t.Errorf("%v has %s, which the releasingServer does not forward: add it (and to protocol6Server, if tfprotov6 keeps it in an optional interface)", framework, name)
+			continue
+		}
+		if got, want := m.Type.NumIn(), framework.Method(i).Type.NumIn(); got != want {
+			t.Errorf("%s takes %d arguments on the releasingServer, %d on the framework's server", name, got, want)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package wacht
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"time"
@@ -41,7 +42,16 @@ const agentsPath = "/ai/agents"
 func (c *Client) ListAgents(ctx context.Context, in ListAgentsInput) (*AgentPage, error) {
 	q := pageQuery(in.Limit, in.Offset)
 	setIf(q, "search", in.Search)
-	return readPage[AgentPage](ctx, c, agentsPath, q)
+	page, err := readPage[AgentPage](ctx, c, agentRoutes, q)
+	if err != nil {
+		return nil, err
+	}
+	for i := range page.Data {
+		if err := c.admit("agent "+page.Data[i].ID, page.Data[i].DeploymentID); err != nil {
+			return nil, err
+		}
+	}
+	return page, nil
 }
 
 // GetAgent reads one agent; a missing one matches ErrNotFound.
@@ -51,7 +61,13 @@ func (c *Client) GetAgent(ctx context.Context, id string) (*Agent, error) {
 	}
 	var out Agent
 	path := agentsPath + "/" + url.PathEscape(id)
-	if err := c.do(ctx, request{op: OpRead, method: http.MethodGet, path: path, idempotent: true}, &out); err != nil {
+	if err := c.do(ctx, request{op: OpRead, method: http.MethodGet, path: path, idempotent: true, family: agentRoutes}, &out); err != nil {
+		return nil, err
+	}
+	if out.ID != id {
+		return nil, fmt.Errorf("GET %s: the answer is agent %q, not %s: is the base URL the Wacht API's?", path, truncate(out.ID, 32), id)
+	}
+	if err := c.admit("agent "+id, out.DeploymentID); err != nil {
 		return nil, err
 	}
 	return &out, nil

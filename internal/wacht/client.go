@@ -53,6 +53,10 @@ type Config struct {
 	// DisableReadBatching makes ReadExecutionContext send one GET per
 	// context, as GetExecutionContext does.
 	DisableReadBatching bool
+	// DeploymentID, when set, pins the deployment the client may touch: an
+	// object of another deployment is an error, and so is a write with a key
+	// of another deployment, before it is sent.
+	DeploymentID string
 	// Detach makes the context of work that outlives the call that started
 	// it, a batch walk: the call's values, no cancellation. Default
 	// context.WithoutCancel.
@@ -75,6 +79,8 @@ type Client struct {
 	reads      *readBatcher
 	claims     *claims
 	server     serverClock
+	presence   *presence
+	pinned     string // Config.DeploymentID
 	// jitter returns a number in [0, 1); tests replace it.
 	jitter func() float64
 }
@@ -97,6 +103,11 @@ func New(cfg Config) (*Client, error) {
 			return nil, fmt.Errorf("%s rate limit: %w", op, err)
 		}
 	}
+	if cfg.DeploymentID != "" {
+		if err := ValidateID(cfg.DeploymentID); err != nil {
+			return nil, fmt.Errorf("deployment id: %w", err)
+		}
+	}
 	if cfg.MaxRetries < 0 {
 		return nil, fmt.Errorf("max retries must not be negative, got %d", cfg.MaxRetries)
 	}
@@ -114,6 +125,8 @@ func New(cfg Config) (*Client, error) {
 		detach:     cfg.Detach,
 		jitter:     rand.Float64,
 		claims:     newClaims(),
+		presence:   &presence{known: map[*routeFamily]*MissingAPIError{}},
+		pinned:     cfg.DeploymentID,
 	}
 	if c.http == nil {
 		c.http = &http.Client{}
@@ -191,6 +204,11 @@ type request struct {
 	idempotent bool
 	// sending, when set, is called just before each attempt is sent.
 	sending func()
+	// family is the route family the path belongs to, which decides what
+	// its 404 means (presence.go).
+	family *routeFamily
+	// probe marks the presence check's own read.
+	probe bool
 }
 
 // do sends req, retrying as the contract allows, and decodes a 2xx body into
@@ -228,11 +246,23 @@ func (c *Client) do(ctx context.Context, req request, out any) error {
 			}
 			continue
 		}
+		listRead := req.family != nil && req.method == http.MethodGet && req.path == req.family.list
 		if status >= 200 && status < 300 {
+			if listRead {
+				if err := c.listAnswer(req, status, body); err != nil {
+					return err
+				}
+			}
 			return decode(req, body, out)
 		}
 		apiErr := parseError(req.method, req.path, status, header, body, c.clock.Now())
 		apiErr.Attempts = attempt
+		if status == http.StatusNotFound && listRead {
+			return c.listAnswer(req, status, body)
+		}
+		if status == http.StatusNotFound && req.family != nil {
+			return c.notFound(ctx, req.family, apiErr)
+		}
 		retryable := status == http.StatusTooManyRequests || (status >= 500 && req.idempotent)
 		if !retryable || attempt > c.maxRetries {
 			if status >= 500 && !req.idempotent {

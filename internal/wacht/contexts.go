@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -70,11 +71,12 @@ type UpdateExecutionContextInput struct {
 }
 
 // ListExecutionContextsInput filters and pages one list call. Empty filters
-// are not sent; a zero Limit takes the server's default.
+// are not sent, but for ContextGroup, which is sent whenever it is not nil
+// ("" is the empty group); a zero Limit takes the server's default.
 type ListExecutionContextsInput struct {
 	AgentID      string
 	Status       Status
-	ContextGroup string
+	ContextGroup *string
 	Limit        int
 	Offset       int
 }
@@ -102,12 +104,16 @@ func contextPath(id string, rest ...string) (string, error) {
 
 // CreateExecutionContext creates a context, which the client then claims. A
 // create is never retried after an ambiguous failure: that error is a
-// *LostCreateError, which matches ErrOutcomeUnknown.
+// *LostCreateError, which matches ErrOutcomeUnknown. A context made in
+// another deployment than the pinned one comes back with a *DeploymentError.
 func (c *Client) CreateExecutionContext(ctx context.Context, in CreateExecutionContextInput) (*ExecutionContext, error) {
 	if in.AgentID != nil {
 		if err := ValidateID(*in.AgentID); err != nil {
 			return nil, err
 		}
+	}
+	if err := c.beforeWrite(ctx); err != nil {
+		return nil, err
 	}
 	if err := c.beforeCreate(ctx); err != nil {
 		return nil, err
@@ -119,7 +125,7 @@ func (c *Client) CreateExecutionContext(ctx context.Context, in CreateExecutionC
 	lost := &LostCreateError{Input: in}
 	sending := func() { lost.Since, _ = c.server.now(); lost.sentAt = c.clock.Now() }
 	var out ExecutionContext
-	err = c.do(ctx, request{op: OpCreate, method: http.MethodPost, path: contextsPath, body: in, sending: sending}, &out)
+	err = c.do(ctx, request{op: OpCreate, method: http.MethodPost, path: contextsPath, body: in, family: contextRoutes, sending: sending}, &out)
 	if err == nil {
 		c.claims.claim(out.ID) // before the turn ends: a search must not find it unclaimed
 		c.server.observe(out.CreatedAt, true)
@@ -133,7 +139,9 @@ func (c *Client) CreateExecutionContext(ctx context.Context, in CreateExecutionC
 	if err != nil {
 		return nil, err
 	}
-	return &out, nil
+	// The context exists whatever its deployment: it is returned with the
+	// error, so that it is not lost.
+	return &out, c.admit("created execution context "+out.ID, out.DeploymentID)
 }
 
 // GetExecutionContext reads one context; a missing one matches ErrNotFound.
@@ -151,12 +159,23 @@ func (c *Client) contextCall(ctx context.Context, op Operation, method, id strin
 	if err != nil {
 		return nil, err
 	}
+	if method != http.MethodGet {
+		if err := c.beforeWrite(ctx); err != nil {
+			return nil, err
+		}
+	}
 	var out ExecutionContext
-	err = c.do(ctx, request{op: op, method: method, path: path, body: body, idempotent: true}, &out)
+	err = c.do(ctx, request{op: op, method: method, path: path, body: body, idempotent: true, family: contextRoutes}, &out)
 	if method != http.MethodGet {
 		c.reads.forget()
 	}
 	if err != nil {
+		return nil, err
+	}
+	if out.ID != id {
+		return nil, fmt.Errorf("%s %s: the answer is execution context %q, not %s: is the base URL the Wacht API's?", method, path, truncate(out.ID, 32), id)
+	}
+	if err := c.admit("execution context "+id, out.DeploymentID); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -169,8 +188,11 @@ func (c *Client) DeleteExecutionContext(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
+	if err := c.beforeWrite(ctx); err != nil {
+		return err
+	}
 	defer c.reads.forget()
-	return c.do(ctx, request{op: OpDelete, method: http.MethodDelete, path: path, idempotent: true}, nil)
+	return c.do(ctx, request{op: OpDelete, method: http.MethodDelete, path: path, idempotent: true, family: contextRoutes}, nil)
 }
 
 // CancelExecutionContext stops a running or waiting context through the
@@ -182,8 +204,11 @@ func (c *Client) CancelExecutionContext(ctx context.Context, id string) error {
 		return err
 	}
 	body := map[string]any{"execution_type": map[string]any{"cancel": struct{}{}}}
+	if err := c.beforeWrite(ctx); err != nil {
+		return err
+	}
 	defer c.reads.forget()
-	return c.do(ctx, request{op: OpUpdate, method: http.MethodPost, path: path, body: body, idempotent: true}, nil)
+	return c.do(ctx, request{op: OpUpdate, method: http.MethodPost, path: path, body: body, idempotent: true, family: contextRoutes}, nil)
 }
 
 // ListExecutionContexts reads one page. Use ExecutionContexts to walk them
@@ -197,8 +222,19 @@ func (c *Client) ListExecutionContexts(ctx context.Context, in ListExecutionCont
 	q := pageQuery(in.Limit, in.Offset)
 	setIf(q, "agent_id", in.AgentID)
 	setIf(q, "status", string(in.Status))
-	setIf(q, "context_group", in.ContextGroup)
-	return readPage[ExecutionContextPage](ctx, c, contextsPath, q)
+	if in.ContextGroup != nil {
+		q.Set("context_group", *in.ContextGroup)
+	}
+	page, err := readPage[ExecutionContextPage](ctx, c, contextRoutes, q)
+	if err != nil {
+		return nil, err
+	}
+	for i := range page.Data {
+		if err := c.admit("execution context "+page.Data[i].ID, page.Data[i].DeploymentID); err != nil {
+			return nil, err
+		}
+	}
+	return page, nil
 }
 
 // pageQuery is the query of one page; zero values take the server's
@@ -220,10 +256,10 @@ func setIf(q url.Values, key, value string) {
 	}
 }
 
-// readPage reads one page of a list route.
-func readPage[Page any](ctx context.Context, c *Client, path string, q url.Values) (*Page, error) {
+// readPage reads one page of a family's list route.
+func readPage[Page any](ctx context.Context, c *Client, fam *routeFamily, q url.Values) (*Page, error) {
 	var page Page
-	if err := c.do(ctx, request{op: OpRead, method: http.MethodGet, path: path, query: q, idempotent: true}, &page); err != nil {
+	if err := c.do(ctx, request{op: OpRead, method: http.MethodGet, path: fam.list, query: q, idempotent: true, family: fam}, &page); err != nil {
 		return nil, err
 	}
 	return &page, nil

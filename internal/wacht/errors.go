@@ -75,29 +75,45 @@ func (e *APIError) Is(target error) bool {
 	return false
 }
 
+// errorBody holds every JSON error shape Wacht is known to send or to
+// document: the backend's {"errors":[{"message","code"}]}, its OpenAPI file's
+// {"message","details"} and its API reference's {"error":{"code","message",
+// "status"}}.
 type errorBody struct {
 	Errors []struct {
 		Message string `json:"message"`
-		Code    int    `json:"code"`
 	} `json:"errors"`
+	Message string `json:"message"`
+	Error   struct {
+		Message string `json:"message"`
+	} `json:"error"`
 }
 
-// parseError reads both error shapes of the contract: handler errors as JSON
-// {"errors":[{"message","code"}]}, middleware errors (401, 403, 429, 400 on
-// bad path ids) as plain text.
+// messages are the texts of whichever shape the body has.
+func (eb errorBody) messages() []string {
+	msgs := []string{eb.Message, eb.Error.Message}
+	for _, item := range eb.Errors {
+		msgs = append(msgs, item.Message)
+	}
+	out := msgs[:0]
+	for _, m := range msgs {
+		if m = strings.TrimSpace(m); m != "" {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// parseError reads the error shapes of the contract: handler errors as JSON
+// (errorBody), middleware errors (401, 403, 429, 400 on bad path ids) as
+// plain text. A JSON body with no message it knows is shown as it is.
 func parseError(method, path string, status int, header http.Header, body []byte, now time.Time) *APIError {
 	raw := strings.ToValidUTF8(truncate(string(body), maxErrorBody), "\uFFFD")
 	e := &APIError{Method: method, Path: path, StatusCode: status, Body: raw}
 
 	var eb errorBody
-	if json.Unmarshal(body, &eb) == nil && len(eb.Errors) > 0 {
-		msgs := make([]string, 0, len(eb.Errors))
-		for _, item := range eb.Errors {
-			if m := strings.TrimSpace(item.Message); m != "" {
-				msgs = append(msgs, m)
-			}
-		}
-		e.Message = strings.Join(msgs, "; ")
+	if json.Unmarshal(body, &eb) == nil && len(eb.messages()) > 0 {
+		e.Message = strings.Join(eb.messages(), "; ")
 	} else {
 		e.Message = strings.Join(strings.Fields(raw), " ")
 	}

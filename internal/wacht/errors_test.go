@@ -30,6 +30,10 @@ func TestParseErrorBodies(t *testing.T) {
 		{"429 neither", 429, nil, "slow down", "slow down", ErrRateLimited, 0},
 		{"empty body", 502, nil, "", "Bad Gateway", nil, 0},
 		{"json with empty errors falls back to text", 500, nil, `{"errors":[]}`, `{"errors":[]}`, nil, 0},
+		{"openapi shape", 422, nil, `{"message":"title is too long","details":{"field":"title"}}`, "title is too long", nil, 0},
+		{"api reference shape", 401, nil, `{"error":{"code":401,"message":"Invalid API key","status":401}}`, "Invalid API key", ErrUnauthorized, 0},
+		{"newer backend's json 429", 429, nil, `{"errors":[{"message":"Rate limit exceeded. Retry after 60 seconds","code":429}]}`, "Rate limit exceeded. Retry after 60 seconds", ErrRateLimited, 60 * time.Second},
+		{"json with no known message is shown as it is", 500, nil, `{"error":{"code":500}}`, `{"error":{"code":500}}`, nil, 0},
 		{"html from a proxy", 504, nil, "<html>\n<body>Gateway Timeout</body></html>", "<html> <body>Gateway Timeout</body></html>", nil, 0},
 	}
 	for _, tc := range cases {

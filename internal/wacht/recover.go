@@ -72,7 +72,7 @@ func (c *Client) AdoptLostCreate(ctx context.Context, lost *LostCreateError) (*E
 // is created, so the walk stops at the first context last active before
 // since: it reads the front of the list, not all of it.
 func (c *Client) findCreated(ctx context.Context, in CreateExecutionContextInput, since time.Time) ([]*ExecutionContext, error) {
-	scope := WalkInput{AgentID: deref(in.AgentID), ContextGroup: deref(in.ContextGroup)}
+	scope := WalkInput{AgentID: deref(in.AgentID), ContextGroup: in.ContextGroup}
 	var found []*ExecutionContext
 	for ec, err := range c.ExecutionContexts(ctx, scope) {
 		if err != nil {

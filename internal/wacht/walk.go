@@ -11,13 +11,24 @@ import (
 // DefaultPageSize is how many new contexts each page of a walk brings.
 const DefaultPageSize = 100
 
-// WalkInput scopes a walk over every matching context.
+// WalkInput scopes a walk over every matching context. The walk checks each
+// listed context against the filters itself, so a server that ignores one
+// never widens what the caller gets.
 type WalkInput struct {
-	AgentID      string
-	Status       Status
-	ContextGroup string
+	AgentID string
+	Status  Status
+	// ContextGroup, when not nil, matches the group exactly: "" is the
+	// empty group, not "any group".
+	ContextGroup *string
 	// PageSize defaults to DefaultPageSize.
 	PageSize int
+}
+
+// matches reports whether ec passes every filter of in.
+func (in WalkInput) matches(ec *ExecutionContext) bool {
+	return (in.AgentID == "" || equalPtr(ec.AgentID, &in.AgentID)) &&
+		(in.Status == "" || ec.Status == in.Status) &&
+		(in.ContextGroup == nil || equalPtr(ec.ContextGroup, in.ContextGroup))
 }
 
 // ExecutionContexts walks every page of the list and yields each context
@@ -86,7 +97,7 @@ func (w *walker) page(ctx context.Context, offset int) (*ExecutionContextPage, e
 func (w *walker) emit(page []ExecutionContext, newerThan time.Time) bool {
 	for i := range page {
 		ec := &page[i]
-		if w.seen[ec.ID] || (!newerThan.IsZero() && !ec.LastActivityAt.After(newerThan)) {
+		if w.seen[ec.ID] || (!newerThan.IsZero() && !ec.LastActivityAt.After(newerThan)) || !w.in.matches(ec) {
 			continue
 		}
 		w.seen[ec.ID] = true

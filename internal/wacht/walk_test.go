@@ -94,7 +94,7 @@ func walkAll(t *testing.T, ls *listServer, pageSize int) ([]string, error) {
 		t.Fatal(err)
 	}
 	var got []string
-	for ec, err := range c.ExecutionContexts(context.Background(), WalkInput{AgentID: "9", PageSize: pageSize}) {
+	for ec, err := range c.ExecutionContexts(context.Background(), WalkInput{PageSize: pageSize}) {
 		if err != nil {
 			return got, err
 		}

@@ -1,0 +1,278 @@
+package wacht
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+)
+
+// What a 404 means is decided here, and only here. A path the server does
+// not route answers 404 too: under a wrong base URL, on a host that answers
+// 404 to everything, or on a backend without execution-context routes. So a
+// 404 for a context or an agent means "gone" only once the API itself has
+// answered for that route family from this base URL with this key: its list
+// route answered 200 with the API's list envelope. The answer is learned
+// lazily, on the first 404 (or from any list page read before), and kept for
+// the life of the client.
+
+// ErrAPIMissing marks a 404 that proves nothing about the object asked for:
+// the API's list route did not answer from this base URL with this key.
+var ErrAPIMissing = errors.New("the Wacht API did not answer at this base URL")
+
+// MissingAPIError says where the API was looked for and what answered
+// instead. It does not match ErrNotFound.
+type MissingAPIError struct {
+	// Family is what was looked for, e.g. "execution-context".
+	Family string
+	// URL is the list route tried, without its query.
+	URL        string
+	StatusCode int
+	// Snippet is the start of the body that answered.
+	Snippet string
+	// NotFound is the 404 that led to the check, nil when the list route
+	// itself was read.
+	NotFound *APIError
+}
+
+func (e *MissingAPIError) Error() string {
+	var b strings.Builder
+	if e.NotFound != nil {
+		fmt.Fprintf(&b, "%s %s answered HTTP 404, but that does not show that it is gone: ", e.NotFound.Method, e.NotFound.Path)
+	}
+	fmt.Fprintf(&b, "the Wacht API's %s list route GET %s answered HTTP %d", e.Family, e.URL, e.StatusCode)
+	if e.Snippet != "" {
+		fmt.Fprintf(&b, " (%q)", e.Snippet)
+	}
+	fmt.Fprintf(&b, " instead of the API's list of %ss, so the base URL is wrong or this deployment has no %s API", e.Family, e.Family)
+	return b.String()
+}
+
+// Is makes errors.Is(err, ErrAPIMissing) hold.
+func (e *MissingAPIError) Is(target error) bool { return target == ErrAPIMissing }
+
+// routeFamily is a group of routes under one list route, which tells whether
+// the group exists at all.
+type routeFamily struct {
+	name string // for messages
+	list string // the list route's path
+}
+
+var (
+	contextRoutes = &routeFamily{name: "execution-context", list: contextsPath}
+	agentRoutes   = &routeFamily{name: "agent", list: agentsPath}
+)
+
+// presence is what the client has learned of each route family, and of the
+// deployment its key belongs to.
+type presence struct {
+	mu         sync.Mutex // held during a probe, so concurrent 404s probe once
+	known      map[*routeFamily]*MissingAPIError
+	deployment string // the key's, from the first object the API returned
+}
+
+// seen records that fam's list route answered with its envelope.
+func (p *presence) seen(fam *routeFamily) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.known[fam]; !ok {
+		p.known[fam] = nil
+	}
+}
+
+// observe records the deployment of an object the API returned: with this
+// key, the API answers for that deployment.
+func (p *presence) observe(deploymentID string) {
+	if deploymentID == "" {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.deployment == "" {
+		p.deployment = deploymentID
+	}
+}
+
+// notFound resolves a 404 of one of fam's object routes: the APIError itself
+// (ErrNotFound) when the API is there, a *MissingAPIError when it is not, or
+// the probe's own failure, which proves neither.
+func (c *Client) notFound(ctx context.Context, fam *routeFamily, apiErr *APIError) error {
+	p := c.presence
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	missing, known := p.known[fam]
+	if !known {
+		var err error
+		if missing, err = c.probe(ctx, fam); err != nil {
+			// apiErr is not wrapped: this is no proof of "not found".
+			return fmt.Errorf("%s; checking that the Wacht API answers at this base URL failed, so it is not known whether it is gone: %w", apiErr, err)
+		}
+		p.known[fam] = missing
+	}
+	if missing == nil {
+		return apiErr
+	}
+	withCause := *missing
+	withCause.NotFound = apiErr
+	return &withCause
+}
+
+// probe reads one item of fam's list: nil when the API answered with its
+// envelope, a *MissingAPIError when something else did, an error when the
+// answer proves nothing (a 5xx, a 401, a network failure).
+func (c *Client) probe(ctx context.Context, fam *routeFamily) (*MissingAPIError, error) {
+	var page struct {
+		Data []struct {
+			DeploymentID string `json:"deployment_id"`
+		} `json:"data"`
+	}
+	q := url.Values{"limit": {"1"}}
+	err := c.do(ctx, request{op: OpRead, method: http.MethodGet, path: fam.list, query: q, family: fam, idempotent: true, probe: true}, &page)
+	var missing *MissingAPIError
+	switch {
+	case errors.As(err, &missing):
+		return missing, nil
+	case err != nil:
+		return nil, err
+	}
+	if len(page.Data) > 0 && c.presence.deployment == "" {
+		c.presence.deployment = page.Data[0].DeploymentID // p.mu is held by notFound
+	}
+	return nil, nil
+}
+
+// listAnswer checks the answer of a list route: a 404 there, or a 200 that
+// is not the API's envelope, means the API is not at this base URL.
+func (c *Client) listAnswer(req request, status int, body []byte) error {
+	fam := req.family
+	missing := &MissingAPIError{Family: fam.name, URL: c.base.String() + fam.list, StatusCode: status, Snippet: snippet(body)}
+	if status == http.StatusNotFound {
+		return missing
+	}
+	var env struct {
+		Data    json.RawMessage `json:"data"`
+		HasMore *bool           `json:"has_more"`
+	}
+	if json.Unmarshal(body, &env) != nil || env.HasMore == nil || !strings.HasPrefix(strings.TrimSpace(string(env.Data)), "[") {
+		return missing
+	}
+	if !req.probe {
+		c.presence.seen(fam)
+	}
+	return nil
+}
+
+// KeyDeployment is the deployment the API key belongs to, as the API's own
+// objects show it: learned from any object returned so far, else from one
+// item of the context and agent lists. "" when the deployment has neither.
+func (c *Client) KeyDeployment(ctx context.Context) (string, error) {
+	for _, fam := range []*routeFamily{contextRoutes, agentRoutes} {
+		c.presence.mu.Lock()
+		dep := c.presence.deployment
+		c.presence.mu.Unlock()
+		if dep != "" {
+			return dep, nil
+		}
+		var page struct {
+			Data []struct {
+				DeploymentID string `json:"deployment_id"`
+			} `json:"data"`
+		}
+		q := url.Values{"limit": {"1"}}
+		if err := c.do(ctx, request{op: OpRead, method: http.MethodGet, path: fam.list, query: q, family: fam, idempotent: true}, &page); err != nil {
+			return "", err
+		}
+		if len(page.Data) > 0 {
+			c.presence.observe(page.Data[0].DeploymentID)
+		}
+	}
+	c.presence.mu.Lock()
+	defer c.presence.mu.Unlock()
+	return c.presence.deployment, nil
+}
+
+// snippet is the start of a body, on one line, for an error message.
+func snippet(body []byte) string {
+	return truncate(strings.Join(strings.Fields(strings.ToValidUTF8(string(body), "\uFFFD")), " "), 120)
+}
+
+// ErrWrongDeployment marks an object, or a key, of another deployment than
+// the one expected.
+var ErrWrongDeployment = errors.New("another deployment")
+
+// DeploymentError names the two deployments that differ.
+type DeploymentError struct {
+	// What is the object or key at stake, e.g. "execution context 42".
+	What     string
+	Got      string // the deployment it belongs to; "" when unknown
+	Expected string
+	// Why the expected deployment is expected: "recorded in the state",
+	// "pinned by the provider's deployment_id".
+	Why string
+}
+
+func (e *DeploymentError) Error() string {
+	if e.Got == "" {
+		return fmt.Sprintf("%s belongs to deployment %s (%s), but the API key's deployment cannot be told: the API returned no "+
+			"context or agent for it to show which", e.What, e.Expected, e.Why)
+	}
+	return fmt.Sprintf("%s belongs to deployment %s, but deployment %s was expected (%s)", e.What, e.Got, e.Expected, e.Why)
+}
+
+// Is makes errors.Is(err, ErrWrongDeployment) hold.
+func (e *DeploymentError) Is(target error) bool { return target == ErrWrongDeployment }
+
+// Gone reports whether err, from a call on the execution context id that was
+// recorded under deployment recorded ("" when none was), proves the context
+// gone: a 404 from the API itself (never one from a missing API, see
+// notFound) for a key of that same deployment, since another deployment's
+// contexts answer 404 too. Any other error comes back as it is, or as a
+// *DeploymentError when the key is of another deployment.
+func (c *Client) Gone(ctx context.Context, err error, id, recorded string) (bool, error) {
+	if !errors.Is(err, ErrNotFound) {
+		return false, err
+	}
+	if recorded == "" {
+		return true, nil
+	}
+	dep, kerr := c.KeyDeployment(ctx)
+	if kerr != nil {
+		return false, fmt.Errorf("%w; learning the API key's deployment, to tell whether the context is gone, failed: %w", err, kerr)
+	}
+	if dep != recorded {
+		return false, &DeploymentError{What: "the API key", Got: dep, Expected: recorded,
+			Why: fmt.Sprintf("execution context %s was recorded under it; a key of another deployment gets 404 for it, which does not show that it is gone", id)}
+	}
+	return true, nil
+}
+
+// admit checks an object the API returned: it shows the key's deployment,
+// which must be the pinned one when Config.DeploymentID pins one.
+func (c *Client) admit(what, deploymentID string) error {
+	c.presence.observe(deploymentID)
+	if c.pinned != "" && deploymentID != c.pinned {
+		return &DeploymentError{What: what, Got: deploymentID, Expected: c.pinned, Why: "pinned by the provider's deployment_id"}
+	}
+	return nil
+}
+
+// beforeWrite refuses a write with a key of another deployment than the
+// pinned one, before anything is changed. A deployment with no context and
+// no agent shows nothing; a create there is checked on its answer.
+func (c *Client) beforeWrite(ctx context.Context) error {
+	if c.pinned == "" {
+		return nil
+	}
+	dep, err := c.KeyDeployment(ctx)
+	if err != nil {
+		return fmt.Errorf("checking the API key's deployment against the pinned one: %w", err)
+	}
+	if dep != "" && dep != c.pinned {
+		return &DeploymentError{What: "the API key", Got: dep, Expected: c.pinned, Why: "pinned by the provider's deployment_id"}
+	}
+	return nil
+}
