@@ -37,10 +37,14 @@ func (e *LostCreateError) narrow(c *Client) {
 // AdoptLostCreate looks for the context a lost create may have made and
 // claims it: a context with exactly its arguments, created since it was sent
 // (by the server's clock, so nothing made before it can be taken), that this
-// client has not claimed. Contexts with
-// the same arguments are interchangeable, so when several match, the newest
-// is taken and the others are left to the lost creates they belong to. It
-// returns nil, and no error, when there is none.
+// client has not claimed. It returns nil, and no error, when there is none.
+//
+// Contexts with the same arguments are interchangeable, so when several
+// match, the oldest is taken and the others are left to the lost creates
+// they belong to. The oldest, because every lost create's window is "after it
+// was sent": a create sent later cannot take an older context, and taking
+// the oldest a create can take leaves every later window what it needs,
+// whatever order the searches run in.
 //
 // The search runs alone among the creates with the same arguments (see
 // claims), so it never takes a context whose create is still to be answered.
@@ -56,7 +60,7 @@ func (c *Client) AdoptLostCreate(ctx context.Context, lost *LostCreateError) (*E
 		return nil, err
 	}
 	lost.narrow(c) // the search's own answers tell the server's time
-	slices.SortStableFunc(found, func(a, b *ExecutionContext) int { return b.CreatedAt.Compare(a.CreatedAt) })
+	slices.SortStableFunc(found, func(a, b *ExecutionContext) int { return a.CreatedAt.Compare(b.CreatedAt) })
 	for _, ec := range found {
 		if ec.CreatedAt.After(lost.Since) && c.claims.claim(ec.ID) {
 			return ec, nil

@@ -178,3 +178,17 @@ func TestAdoptLostCreateWaitsForCreatesInFlight(t *testing.T) {
 		t.Errorf("adopted %v (%v): want nothing, the only context is the answered create's", ec, err)
 	}
 }
+
+// Two identical lost creates, the earlier searching first: it takes the
+// older context, its own, since the later create's window cannot reach it.
+func TestLostCreatesSearchingOutOfOrderBothFindOne(t *testing.T) {
+	srv := localserver.StartTest(t, localserver.Options{DisableLimits: true, Faults: localserver.Faults{LoseCreateResponses: 2}})
+	c := newClient(t, srv, wacht.Unlimited())
+	in := wacht.CreateExecutionContextInput{Title: ptr("pair")}
+	first, second := lostCreate(t, c, in), lostCreate(t, c, in)
+	for i, lost := range []*wacht.LostCreateError{first, second} {
+		if ec, err := c.AdoptLostCreate(context.Background(), lost); err != nil || ec == nil {
+			t.Errorf("lost create %d: adopted %v (%v), want a context", i+1, ec, err)
+		}
+	}
+}
