@@ -182,10 +182,18 @@ func TestAdoptLostCreateWaitsForCreatesInFlight(t *testing.T) {
 // Two identical lost creates, the earlier searching first: it takes the
 // older context, its own, since the later create's window cannot reach it.
 func TestLostCreatesSearchingOutOfOrderBothFindOne(t *testing.T) {
-	srv := localserver.StartTest(t, localserver.Options{DisableLimits: true, Faults: localserver.Faults{LoseCreateResponses: 2}})
+	srv := localserver.StartTest(t, localserver.Options{DisableLimits: true, Faults: localserver.Faults{LoseCreateResponses: 1}})
 	c := newClient(t, srv, wacht.Unlimited())
 	in := wacht.CreateExecutionContextInput{Title: ptr("pair")}
-	first, second := lostCreate(t, c, in), lostCreate(t, c, in)
+	first := lostCreate(t, c, in)
+	// An answered create in between tells the client the server's time to
+	// the microsecond: the second window starts after the first context.
+	srv.SetFaults(localserver.Faults{})
+	if _, err := c.CreateExecutionContext(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	srv.SetFaults(localserver.Faults{LoseCreateResponses: 1})
+	second := lostCreate(t, c, in)
 	for i, lost := range []*wacht.LostCreateError{first, second} {
 		if ec, err := c.AdoptLostCreate(context.Background(), lost); err != nil || ec == nil {
 			t.Errorf("lost create %d: adopted %v (%v), want a context", i+1, ec, err)
