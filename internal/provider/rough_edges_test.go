@@ -86,7 +86,10 @@ func TestForbiddenDiagnosticsNameWhatWasRefused(t *testing.T) {
 func TestUnknownSettingsAreNamedInSchemaOrder(t *testing.T) {
 	var schema provider.SchemaResponse
 	New("test")().Schema(context.Background(), provider.SchemaRequest{}, &schema)
-	typ := schema.Schema.Type().TerraformType(context.Background()).(tftypes.Object)
+	typ, ok := schema.Schema.Type().TerraformType(context.Background()).(tftypes.Object)
+	if !ok {
+		t.Fatal("the provider schema is no object")
+	}
 	attrs := map[string]tftypes.Value{}
 	var want []string
 	for name, attrType := range typ.AttributeTypes {
