@@ -317,12 +317,19 @@ func (c *Client) send(ctx context.Context, req request, payload []byte) (int, ht
 	return resp.StatusCode, resp.Header, data, nil
 }
 
+// decode reads a 2xx body into out. Without out, the body must still be
+// empty or JSON (a delete answers "" or {}): a web page that says 200 to
+// everything is no sign that anything was done.
 func decode(req request, body []byte, out any) error {
-	if out == nil {
-		return nil
+	var err error
+	switch {
+	case out != nil:
+		err = json.Unmarshal(body, out)
+	case len(bytes.TrimSpace(body)) > 0 && !json.Valid(body):
+		err = errors.New("the answer is not JSON")
 	}
-	if err := json.Unmarshal(body, out); err != nil {
-		return fmt.Errorf("%s %s: decoding response: %w", req.method, req.path, err)
+	if err != nil {
+		return fmt.Errorf("%s %s: decoding response (%q): %w: is the base URL the Wacht API's?", req.method, req.path, snippet(body), err)
 	}
 	return nil
 }

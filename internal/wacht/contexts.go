@@ -120,6 +120,9 @@ func (c *Client) CreateExecutionContext(ctx context.Context, in CreateExecutionC
 	if err != nil {
 		return nil, err
 	}
+	if err := ValidateID(out.ID); err != nil {
+		return nil, fmt.Errorf("POST %s: the answer names no execution context (%w): is the base URL the Wacht API's?", contextsPath, err)
+	}
 	// The context exists whatever its deployment: it is returned with the
 	// error, so that it is not lost.
 	return &out, c.admit("created execution context "+out.ID, out.DeploymentID)
