@@ -236,7 +236,10 @@ func TestNoWriteIsSentWhereTheAPIDoesNotAnswer(t *testing.T) {
 			c := newProbingClient(t, rec, nil)
 			for call, write := range map[string]func() error{
 				"DELETE": func() error { return c.DeleteExecutionContext(context.Background(), "5") },
-				"POST":   func() error { _, err := c.CreateExecutionContext(context.Background(), CreateExecutionContextInput{}); return err },
+				"POST": func() error {
+					_, err := c.CreateExecutionContext(context.Background(), CreateExecutionContextInput{})
+					return err
+				},
 				"PATCH": func() error {
 					_, err := c.UpdateExecutionContext(context.Background(), "5", UpdateExecutionContextInput{})
 					return err
