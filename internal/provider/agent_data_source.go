@@ -20,8 +20,6 @@ import (
 )
 
 const (
-	// agentPageSize is the most agents the API gives in one page.
-	agentPageSize = 100
 	// maxNearMatches bounds the names listed when no agent has the exact name.
 	maxNearMatches = 10
 )
@@ -153,32 +151,20 @@ func (d *agentDataSource) byName(ctx context.Context, name string, diags *diag.D
 	return nil
 }
 
-// search walks every page of the agents whose name contains name and splits
-// them into those named exactly so and the rest. An agent created during the
-// walk shifts the pages and may come again; it is counted once.
+// search splits the agents whose name contains name into those named
+// exactly so and the rest.
 func (d *agentDataSource) search(ctx context.Context, name string) (exact, near []wacht.Agent, err error) {
-	seen := map[string]bool{}
-	for offset := 0; ; {
-		page, err := d.client.ListAgents(ctx, wacht.ListAgentsInput{Search: name, Limit: agentPageSize, Offset: offset})
+	for a, err := range d.client.Agents(ctx, name) {
 		if err != nil {
 			return nil, nil, err
 		}
-		for _, a := range page.Data {
-			if seen[a.ID] {
-				continue
-			}
-			seen[a.ID] = true
-			if a.Name == name {
-				exact = append(exact, a)
-			} else {
-				near = append(near, a)
-			}
+		if a.Name == name {
+			exact = append(exact, *a)
+		} else {
+			near = append(near, *a)
 		}
-		if !page.HasMore || len(page.Data) == 0 {
-			return exact, near, nil
-		}
-		offset += len(page.Data)
 	}
+	return exact, near, nil
 }
 
 // nearMatches names up to maxNearMatches agents whose name contains name, to

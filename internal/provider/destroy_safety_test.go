@@ -173,6 +173,25 @@ func TestAccA404FromAMissingAPIForgetsNothing(t *testing.T) {
 			c.tracked(srv, ids)
 		})
 	}
+	// Hosts that say 200 to everything: nothing they answer is taken for a
+	// context, a delete or a create.
+	for name, body := range map[string]string{"{}": `{}`, "a web page": "<html><body>It works!</body></html>"} {
+		t.Run("a host that answers "+name+" to everything", func(t *testing.T) {
+			c.t = t
+			defer func() { c.t = nil }()
+			host := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(body)) }))
+			t.Cleanup(host.Close)
+			c.write(config(host.URL))
+			for _, args := range [][]string{
+				{"plan", "-no-color"},
+				{"destroy", "-auto-approve", "-no-color", "-refresh=false"},
+				{"apply", "-auto-approve", "-no-color", "-refresh=false", "-replace=wacht_execution_context.n[0]"},
+			} {
+				c.fails(args, "base URL")
+			}
+			c.tracked(srv, ids)
+		})
+	}
 	c.t = t
 	c.write(config(srv.URL()))
 	c.must("destroy", "-auto-approve", "-no-color")

@@ -483,7 +483,10 @@ func protected(diags *diag.Diagnostics, doing, id string) {
 	diags.AddError("Execution context is protected from deletion",
 		fmt.Sprintf("%s execution context %s, but its deletion_protection is true: it is not deleted, and stays in the "+
 			"state. To remove it, first set deletion_protection = false and apply (nothing is sent to the API), then run "+
-			"the destroy or replacement again.", doing, id))
+			"the destroy or replacement again.\n\nA tainted context keeps the protection of its state: run terraform "+
+			"untaint ADDRESS to keep it. A context left deposed by a create_before_destroy replacement cannot be updated: "+
+			"to keep it, remove the address from the state (terraform state rm ADDRESS) and import the context you want "+
+			"it to track.", doing, id))
 }
 
 // deletion deletes one context, waiting out or cancelling a run that holds it.

@@ -101,11 +101,11 @@ func (p *wachtProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp
 			"api_key": schema.StringAttribute{
 				Optional:            true,
 				Sensitive:           true,
-				MarkdownDescription: "Wacht API key. Falls back to the `" + envAPIKey + "` environment variable.",
+				MarkdownDescription: "Wacht API key. Falls back to the `" + envAPIKey + "` environment variable when left out or empty.",
 			},
 			"base_url": schema.StringAttribute{
 				Optional: true,
-				MarkdownDescription: "Base URL of the Wacht API. Falls back to the `" + envBaseURL + "` environment variable, then `" +
+				MarkdownDescription: "Base URL of the Wacht API. Left out or empty, it falls back to the `" + envBaseURL + "` environment variable, then `" +
 					wacht.DefaultBaseURL + "`. Plain `http://` is accepted only for loopback hosts such as the local server. " +
 					"A wrong base URL answers 404 to everything, just as the API does for a context that is gone, so the " +
 					"provider takes a 404 as \"gone\" only after the API's own list route has answered from this base URL. " +
@@ -266,15 +266,18 @@ func (p *wachtProvider) limits(ctx context.Context, obj types.Object, resp *prov
 	return limits
 }
 
+// stringOr is a setting's value, or fallback (its environment variable)
+// when it is left out or empty: `api_key = ""` must not hide WACHT_API_KEY,
+// nor `base_url = ""` send the key to the default URL.
 func stringOr(v types.String, fallback string) string {
-	if v.IsNull() {
+	if strings.TrimSpace(v.ValueString()) == "" {
 		return fallback
 	}
 	return v.ValueString()
 }
 
 func sourceOf(v types.String, env string) string {
-	if v.IsNull() {
+	if strings.TrimSpace(v.ValueString()) == "" {
 		return "the " + env + " environment variable"
 	}
 	return "the provider block"

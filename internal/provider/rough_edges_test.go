@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
 
 	"github.com/wacht-platform/terraform-provider-wacht/internal/localserver"
 	"github.com/wacht-platform/terraform-provider-wacht/internal/wacht"
@@ -86,7 +87,10 @@ func TestForbiddenDiagnosticsNameWhatWasRefused(t *testing.T) {
 func TestUnknownSettingsAreNamedInSchemaOrder(t *testing.T) {
 	var schema provider.SchemaResponse
 	New("test")().Schema(context.Background(), provider.SchemaRequest{}, &schema)
-	typ := schema.Schema.Type().TerraformType(context.Background()).(tftypes.Object)
+	typ, ok := schema.Schema.Type().TerraformType(context.Background()).(tftypes.Object)
+	if !ok {
+		t.Fatal("the provider schema is no object")
+	}
 	attrs := map[string]tftypes.Value{}
 	var want []string
 	for name, attrType := range typ.AttributeTypes {
@@ -99,4 +103,19 @@ func TestUnknownSettingsAreNamedInSchemaOrder(t *testing.T) {
 			t.Fatalf("unknownAttributes = %v, want %v", got, want)
 		}
 	}
+}
+
+func TestAccEmptySettingsFallBackToTheEnvironment(t *testing.T) {
+	srv := startServer(t, localserver.Options{})
+	t.Setenv(envAPIKey, srv.APIKey())
+	t.Setenv(envBaseURL, srv.URL())
+	srv.test(t, []resource.TestStep{{
+		Config: "provider \"wacht\" {\n  api_key  = \"\"\n  base_url = \"\"\n}\nresource \"wacht_execution_context\" \"test\" {}\n",
+		Check: func(*terraform.State) error {
+			if n := len(srv.Contexts()); n != 1 {
+				return fmt.Errorf("the server at %s holds %d contexts, want the 1 applied", envBaseURL, n)
+			}
+			return nil
+		},
+	}})
 }

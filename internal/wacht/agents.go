@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"iter"
 	"net/http"
 	"net/url"
 	"time"
@@ -52,6 +53,34 @@ func (c *Client) ListAgents(ctx context.Context, in ListAgentsInput) (*AgentPage
 		}
 	}
 	return page, nil
+}
+
+// Agents walks every page of the agents whose name contains search ("" for
+// all) and yields each once: an agent created during the walk shifts the
+// offset pages, and one it pushes back past the offset comes again.
+func (c *Client) Agents(ctx context.Context, search string) iter.Seq2[*Agent, error] {
+	return func(yield func(*Agent, error) bool) {
+		seen := map[string]bool{}
+		for offset := 0; ; {
+			page, err := c.ListAgents(ctx, ListAgentsInput{Search: search, Limit: DefaultPageSize, Offset: offset})
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			for i := range page.Data {
+				if a := &page.Data[i]; !seen[a.ID] {
+					seen[a.ID] = true
+					if !yield(a, nil) {
+						return
+					}
+				}
+			}
+			if !page.HasMore || len(page.Data) == 0 {
+				return
+			}
+			offset += len(page.Data)
+		}
+	}
 }
 
 // GetAgent reads one agent; a missing one matches ErrNotFound.

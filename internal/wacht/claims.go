@@ -3,7 +3,6 @@ package wacht
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"sync"
 	"time"
 
@@ -62,54 +61,28 @@ func (c *Client) Claim(id string) { c.claims.claim(id) }
 
 // serverClock is the latest time the server was seen to have: the Date of
 // its answers (whole seconds, rounded down), the created_at of what it
-// created, the last activity of its list. Every reading is a lower bound of
-// the server's time from then on, whatever the local clock says.
+// created, and the latest activity of the list, which the presence probe
+// reads before any write. Every reading is a lower bound of the server's time
+// from then on, whatever the local clock says; the last two are also at least
+// the creation of every context the server held, so that a lost create's
+// window, which starts at the reading before it was sent, takes none of them.
 type serverClock struct {
 	mu     sync.Mutex
 	latest time.Time
-	// past is set once latest is at least the created_at of every context
-	// the server held when it was read: a create was answered, or the list
-	// was probed. A Date, rounded down, is not.
-	past  bool
-	probe sync.Mutex // one probe at a time
 }
 
-func (sc *serverClock) observe(t time.Time, past bool) {
+func (sc *serverClock) observe(t time.Time) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	if t.After(sc.latest) {
 		sc.latest = t
 	}
-	sc.past = sc.past || past
 }
 
-func (sc *serverClock) now() (t time.Time, past bool) {
+func (sc *serverClock) now() time.Time {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
-	return sc.latest, sc.past
-}
-
-// beforeCreate makes sure the server's time is known to be past every
-// context it holds before a create is sent, so that none of them can be
-// taken for the create's own if its answer is lost. Once per client, unless
-// a create was answered first, it reads the front of the list: the latest
-// activity on the server is at least every context's creation.
-func (c *Client) beforeCreate(ctx context.Context) error {
-	c.server.probe.Lock()
-	defer c.server.probe.Unlock()
-	if _, past := c.server.now(); past {
-		return nil
-	}
-	page, err := c.ListExecutionContexts(ctx, ListExecutionContextsInput{Limit: 1})
-	if err != nil {
-		return fmt.Errorf("reading the server's time before a create: %w", err)
-	}
-	var front time.Time
-	if len(page.Data) > 0 {
-		front = page.Data[0].LastActivityAt
-	}
-	c.server.observe(front, true)
-	return nil
+	return sc.latest
 }
 
 // holdTurn takes a create's turn among those with in's arguments.

@@ -321,7 +321,7 @@ func (c *Client) send(ctx context.Context, req request, payload []byte) (status 
 	}
 	defer resp.Body.Close()
 	if date, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
-		c.server.observe(date, false)
+		c.server.observe(date)
 	}
 	data, err = io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	c.log.Debug(ctx, "Wacht API request", map[string]any{
@@ -333,12 +333,19 @@ func (c *Client) send(ctx context.Context, req request, payload []byte) (status 
 	return resp.StatusCode, resp.Header, data, true, nil
 }
 
+// decode reads a 2xx body into out. Without out, the body must still be
+// empty or JSON (a delete answers "" or {}): a web page that says 200 to
+// everything is no sign that anything was done.
 func decode(req request, body []byte, out any) error {
-	if out == nil {
-		return nil
+	var err error
+	switch {
+	case out != nil:
+		err = json.Unmarshal(body, out)
+	case len(bytes.TrimSpace(body)) > 0 && !json.Valid(body):
+		err = errors.New("the answer is not JSON")
 	}
-	if err := json.Unmarshal(body, out); err != nil {
-		return fmt.Errorf("%s %s: decoding response: %w", req.method, req.path, err)
+	if err != nil {
+		return fmt.Errorf("%s %s: decoding response (%q): %w: is the base URL the Wacht API's?", req.method, req.path, snippet(body), err)
 	}
 	return nil
 }

@@ -89,8 +89,19 @@ func newTestClient(t *testing.T, rec *recorder, mod func(*Config)) (*Client, *fa
 		t.Fatal(err)
 	}
 	c.jitter = func() float64 { return 0.5 }
-	knowsServerTime(c)
+	// These servers script the routes under test alone: the API counts as
+	// present. newProbingClient leaves that to be found out.
+	c.presence.known[contextRoutes], c.presence.known[agentRoutes] = nil, nil
 	return c, clock
+}
+
+// newProbingClient is newTestClient's client before it knows whether the
+// API answers at its base URL.
+func newProbingClient(t *testing.T, rec *recorder, mod func(*Config)) *Client {
+	t.Helper()
+	c, _ := newTestClient(t, rec, mod)
+	clear(c.presence.known)
+	return c
 }
 
 const contextJSON = `{"id":"7210948357125083136","created_at":"2026-11-28T10:00:00Z","updated_at":"2026-11-28T10:00:00Z","last_activity_at":"2026-11-28T10:00:00Z","deployment_id":"42","title":"","system_instructions":null,"context_group":null,"agent_id":"99","status":"idle","completed_at":null,"execution_state":null,"source":null,"external_context_id":null,"external_resource_metadata":null,"completion_summary":null,"parent_context_id":7210948357125083135}`
@@ -291,7 +302,7 @@ func TestLostCreateResponseIsNotRetried(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	knowsServerTime(c)
+	c.presence.known[contextRoutes] = nil // the API has answered before
 	_, err = c.CreateExecutionContext(context.Background(), CreateExecutionContextInput{})
 	if !errors.Is(err, ErrOutcomeUnknown) || rec.count() != 1 {
 		t.Errorf("err = %v after %d requests, want ErrOutcomeUnknown after 1", err, rec.count())
@@ -313,7 +324,6 @@ func TestDialFailuresAreRetriedEvenForCreate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	knowsServerTime(c)
 	_, err = c.CreateExecutionContext(context.Background(), CreateExecutionContextInput{})
 	if err == nil || errors.Is(err, ErrOutcomeUnknown) {
 		t.Errorf("err = %v, want a plain connection error", err)

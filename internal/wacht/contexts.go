@@ -115,20 +115,17 @@ func (c *Client) CreateExecutionContext(ctx context.Context, in CreateExecutionC
 	if err := c.beforeWrite(ctx); err != nil {
 		return nil, err
 	}
-	if err := c.beforeCreate(ctx); err != nil {
-		return nil, err
-	}
 	release, err := c.holdTurn(ctx, in, 1)
 	if err != nil {
 		return nil, err
 	}
 	lost := &LostCreateError{Input: in}
-	sending := func() { lost.Since, _ = c.server.now(); lost.sentAt = c.clock.Now() }
+	sending := func() { lost.Since, lost.sentAt = c.server.now(), c.clock.Now() }
 	var out ExecutionContext
 	err = c.do(ctx, request{op: OpCreate, method: http.MethodPost, path: contextsPath, body: in, family: contextRoutes, sending: sending}, &out)
 	if err == nil {
 		c.claims.claim(out.ID) // before the turn ends: a search must not find it unclaimed
-		c.server.observe(out.CreatedAt, true)
+		c.server.observe(out.CreatedAt)
 	}
 	release()
 	c.reads.forget()
@@ -138,6 +135,9 @@ func (c *Client) CreateExecutionContext(ctx context.Context, in CreateExecutionC
 	}
 	if err != nil {
 		return nil, err
+	}
+	if err := ValidateID(out.ID); err != nil {
+		return nil, fmt.Errorf("POST %s: the answer names no execution context (%w): is the base URL the Wacht API's?", contextsPath, err)
 	}
 	// The context exists whatever its deployment: it is returned with the
 	// error, so that it is not lost.

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 )
 
 // What a 404 means is decided here, and only here. A path the server does
@@ -99,8 +100,27 @@ func (p *presence) observe(deploymentID string) {
 
 // notFound resolves a 404 of one of fam's object routes: the APIError itself
 // (ErrNotFound) when the API is there, a *MissingAPIError when it is not, or
-// the probe's own failure, which proves neither.
+// the check's own failure, which proves neither.
 func (c *Client) notFound(ctx context.Context, fam *routeFamily, apiErr *APIError) error {
+	missing, err := c.present(ctx, fam)
+	switch {
+	case err != nil:
+		// apiErr is not wrapped: this is no proof of "not found".
+		return fmt.Errorf("%s; checking that the Wacht API answers at this base URL failed, so it is not known whether it is gone: %w", apiErr, err)
+	case missing == nil:
+		return apiErr
+	}
+	withCause := *missing
+	withCause.NotFound = apiErr
+	return &withCause
+}
+
+// present tells whether fam's API answers at this base URL with this key,
+// probing once per client: nil when it does, a *MissingAPIError when it does
+// not, an error when the probe proved neither (and is tried again later).
+// Writes ask it first, so that a host that answers 200 to everything never
+// takes a delete for done, nor a create.
+func (c *Client) present(ctx context.Context, fam *routeFamily) (*MissingAPIError, error) {
 	p := c.presence
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -108,17 +128,11 @@ func (c *Client) notFound(ctx context.Context, fam *routeFamily, apiErr *APIErro
 	if !known {
 		var err error
 		if missing, err = c.probe(ctx, fam); err != nil {
-			// apiErr is not wrapped: this is no proof of "not found".
-			return fmt.Errorf("%s; checking that the Wacht API answers at this base URL failed, so it is not known whether it is gone: %w", apiErr, err)
+			return nil, err
 		}
 		p.known[fam] = missing
 	}
-	if missing == nil {
-		return apiErr
-	}
-	withCause := *missing
-	withCause.NotFound = apiErr
-	return &withCause
+	return missing, nil
 }
 
 // probe reads one item of fam's list: nil when the API answered with its
@@ -127,7 +141,8 @@ func (c *Client) notFound(ctx context.Context, fam *routeFamily, apiErr *APIErro
 func (c *Client) probe(ctx context.Context, fam *routeFamily) (*MissingAPIError, error) {
 	var page struct {
 		Data []struct {
-			DeploymentID string `json:"deployment_id"`
+			DeploymentID   string    `json:"deployment_id"`
+			LastActivityAt time.Time `json:"last_activity_at"`
 		} `json:"data"`
 	}
 	q := url.Values{"limit": {"1"}}
@@ -139,8 +154,16 @@ func (c *Client) probe(ctx context.Context, fam *routeFamily) (*MissingAPIError,
 	case err != nil:
 		return nil, err
 	}
-	if len(page.Data) > 0 && c.presence.deployment == "" {
-		c.presence.deployment = page.Data[0].DeploymentID // p.mu is held by notFound
+	var front time.Time
+	if len(page.Data) > 0 {
+		front = page.Data[0].LastActivityAt
+		if c.presence.deployment == "" {
+			c.presence.deployment = page.Data[0].DeploymentID // p.mu is held by present
+		}
+	}
+	if fam == contextRoutes {
+		// The latest activity is past every context's creation (serverClock).
+		c.server.observe(front)
 	}
 	return nil, nil
 }
@@ -217,8 +240,8 @@ type DeploymentError struct {
 
 func (e *DeploymentError) Error() string {
 	if e.Got == "" {
-		return fmt.Sprintf("%s belongs to deployment %s (%s), but the API key's deployment cannot be told: the API returned no "+
-			"context or agent for it to show which", e.What, e.Expected, e.Why)
+		return fmt.Sprintf("deployment %s was expected (%s), but the deployment of %s cannot be told: the API returned no "+
+			"context or agent for it to show which", e.Expected, e.Why, e.What)
 	}
 	return fmt.Sprintf("%s belongs to deployment %s, but deployment %s was expected (%s)", e.What, e.Got, e.Expected, e.Why)
 }
@@ -241,7 +264,12 @@ func (c *Client) Gone(ctx context.Context, err error, id, recorded string) (bool
 	}
 	dep, kerr := c.KeyDeployment(ctx)
 	if kerr != nil {
-		return false, fmt.Errorf("%w; learning the API key's deployment, to tell whether the context is gone, failed: %w", err, kerr)
+		return false, fmt.Errorf("%s; learning the API key's deployment, to tell whether the context is gone, failed: %w", err, kerr)
+	}
+	if dep == "" && c.pinned == recorded {
+		// A deployment with nothing in it shows no deployment id; the
+		// configuration's pin vouches for the key instead.
+		dep = c.pinned
 	}
 	if dep != recorded {
 		return false, &DeploymentError{What: "the API key", Got: dep, Expected: recorded,
@@ -260,11 +288,18 @@ func (c *Client) admit(what, deploymentID string) error {
 	return nil
 }
 
-// beforeWrite refuses a write with a key of another deployment than the
-// pinned one, before anything is changed. A deployment with no context and
-// no agent shows nothing; a create there is checked on its answer.
+// beforeWrite checks, before anything is changed, that the execution-context
+// API answers at this base URL (once per client), and that the key is of the
+// pinned deployment when one is pinned. A deployment with no context and no
+// agent shows nothing; a create there is checked on its answer.
 func (c *Client) beforeWrite(ctx context.Context) error {
-	if c.pinned == "" {
+	missing, err := c.present(ctx, contextRoutes)
+	switch {
+	case err != nil:
+		return fmt.Errorf("checking that the Wacht API answers at this base URL, before changing anything: %w", err)
+	case missing != nil:
+		return missing
+	case c.pinned == "":
 		return nil
 	}
 	dep, err := c.KeyDeployment(ctx)

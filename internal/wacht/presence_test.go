@@ -34,7 +34,7 @@ func TestA404FromAMissingAPIIsNoProofOfAbsence(t *testing.T) {
 				}
 				return 404, nil, notFoundJSON
 			}}
-			c, _ := newTestClient(t, rec, nil)
+			c := newProbingClient(t, rec, nil)
 			calls := map[string]func() error{
 				"GET":    func() error { _, err := c.GetExecutionContext(context.Background(), "5"); return err },
 				"DELETE": func() error { return c.DeleteExecutionContext(context.Background(), "5") },
@@ -64,7 +64,7 @@ func TestA404FromAMissingAPIIsNoProofOfAbsence(t *testing.T) {
 
 func TestA404IsNotFoundOnceTheAPIHasAnswered(t *testing.T) {
 	rec := &recorder{answer: apiThere(everything404)}
-	c, _ := newTestClient(t, rec, nil)
+	c := newProbingClient(t, rec, nil)
 	var wg sync.WaitGroup
 	errs := make([]error, 20)
 	for i := range errs {
@@ -83,7 +83,7 @@ func TestA404IsNotFoundOnceTheAPIHasAnswered(t *testing.T) {
 
 func TestAListRead404IsAnErrorNeverAnEmptyList(t *testing.T) {
 	rec := &recorder{answer: everything404}
-	c, _ := newTestClient(t, rec, nil)
+	c := newProbingClient(t, rec, nil)
 	var yielded int
 	var walkErr error
 	for ec, err := range c.ExecutionContexts(context.Background(), WalkInput{AgentID: "9"}) {
@@ -110,7 +110,7 @@ func TestAFailedPresenceCheckProvesNothingAndIsTriedAgain(t *testing.T) {
 		}
 		return 404, nil, notFoundJSON
 	}}
-	c, _ := newTestClient(t, rec, func(cfg *Config) { cfg.MaxRetries = 0 })
+	c := newProbingClient(t, rec, func(cfg *Config) { cfg.MaxRetries = 0 })
 	err := c.DeleteExecutionContext(context.Background(), "5")
 	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrAPIMissing) || !strings.Contains(err.Error(), "Something went wrong") {
 		t.Fatalf("err = %v, want the check's own failure, neither not found nor missing", err)
@@ -129,7 +129,7 @@ func TestRouteFamiliesAreJudgedApart(t *testing.T) {
 		}
 		return 404, nil, notFoundJSON
 	}}
-	c, _ := newTestClient(t, rec, nil)
+	c := newProbingClient(t, rec, nil)
 	if _, err := c.GetAgent(context.Background(), "5"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("GetAgent: err = %v, want ErrNotFound", err)
 	}
@@ -140,7 +140,7 @@ func TestRouteFamiliesAreJudgedApart(t *testing.T) {
 
 func TestAnAnswerForAnotherObjectIsAnError(t *testing.T) {
 	rec := &recorder{answer: func(int, *http.Request) (int, http.Header, string) { return 200, nil, `{}` }}
-	c, _ := newTestClient(t, rec, nil)
+	c := newProbingClient(t, rec, nil)
 	if _, err := c.GetExecutionContext(context.Background(), "5"); err == nil || !strings.Contains(err.Error(), "not 5") {
 		t.Errorf("GET answered {}: err = %v, want an error naming the id asked for", err)
 	}
@@ -160,34 +160,34 @@ func TestGoneNeedsTheKeyOfTheRecordedDeployment(t *testing.T) {
 		}}
 	}
 	t.Run("same deployment", func(t *testing.T) {
-		c, _ := newTestClient(t, listing(contextJSON), nil)
+		c := newProbingClient(t, listing(contextJSON), nil)
 		gone, err := c.Gone(context.Background(), notFound(c), "5", "42")
 		if !gone || err != nil {
 			t.Errorf("Gone = %v, %v; want true", gone, err)
 		}
 	})
 	t.Run("another deployment", func(t *testing.T) {
-		c, _ := newTestClient(t, listing(contextJSON), nil)
+		c := newProbingClient(t, listing(contextJSON), nil)
 		gone, err := c.Gone(context.Background(), notFound(c), "5", "77")
 		if gone || !errors.Is(err, ErrWrongDeployment) || !strings.Contains(err.Error(), "42") || !strings.Contains(err.Error(), "77") {
 			t.Errorf("Gone = %v, %v; want a deployment error naming 42 and 77", gone, err)
 		}
 	})
 	t.Run("a deployment that shows nothing", func(t *testing.T) {
-		c, _ := newTestClient(t, listing(""), nil)
+		c := newProbingClient(t, listing(""), nil)
 		gone, err := c.Gone(context.Background(), notFound(c), "5", "77")
 		if gone || !errors.Is(err, ErrWrongDeployment) || !strings.Contains(err.Error(), "cannot be told") {
 			t.Errorf("Gone = %v, %v; want an error saying the key's deployment cannot be told", gone, err)
 		}
 	})
 	t.Run("nothing recorded", func(t *testing.T) {
-		c, _ := newTestClient(t, listing(""), nil)
+		c := newProbingClient(t, listing(""), nil)
 		if gone, err := c.Gone(context.Background(), notFound(c), "5", ""); !gone || err != nil {
 			t.Errorf("Gone = %v, %v; want true", gone, err)
 		}
 	})
 	t.Run("not a 404", func(t *testing.T) {
-		c, _ := newTestClient(t, listing(""), nil)
+		c := newProbingClient(t, listing(""), nil)
 		in := errors.New("boom")
 		if gone, err := c.Gone(context.Background(), in, "5", "42"); gone || err != in {
 			t.Errorf("Gone = %v, %v; want the error back", gone, err)
@@ -202,7 +202,7 @@ func TestAPinnedDeploymentRefusesOthersBeforeWriting(t *testing.T) {
 		}
 		return 200, nil, contextJSON
 	}}
-	c, _ := newTestClient(t, rec, func(cfg *Config) { cfg.DeploymentID = "77" })
+	c := newProbingClient(t, rec, func(cfg *Config) { cfg.DeploymentID = "77" })
 	if _, err := c.GetExecutionContext(context.Background(), contextID); !errors.Is(err, ErrWrongDeployment) {
 		t.Errorf("GET: err = %v, want ErrWrongDeployment", err)
 	}
@@ -226,5 +226,70 @@ func TestAPinnedDeploymentRefusesOthersBeforeWriting(t *testing.T) {
 		if r.Method != http.MethodGet {
 			t.Errorf("%s %s reached the server of another deployment", r.Method, r.URL.Path)
 		}
+	}
+}
+
+func TestNoWriteIsSentWhereTheAPIDoesNotAnswer(t *testing.T) {
+	for name, body := range map[string]string{"{}": `{}`, "a web page": "<html>ok</html>"} {
+		t.Run(name, func(t *testing.T) {
+			rec := &recorder{answer: func(int, *http.Request) (int, http.Header, string) { return 200, nil, body }}
+			c := newProbingClient(t, rec, nil)
+			for call, write := range map[string]func() error{
+				"DELETE": func() error { return c.DeleteExecutionContext(context.Background(), "5") },
+				"POST": func() error {
+					_, err := c.CreateExecutionContext(context.Background(), CreateExecutionContextInput{})
+					return err
+				},
+				"PATCH": func() error {
+					_, err := c.UpdateExecutionContext(context.Background(), "5", UpdateExecutionContextInput{})
+					return err
+				},
+				"cancel": func() error { return c.CancelExecutionContext(context.Background(), "5") },
+			} {
+				if err := write(); !errors.Is(err, ErrAPIMissing) {
+					t.Errorf("%s: err = %v, want ErrAPIMissing", call, err)
+				}
+			}
+			for _, r := range rec.requests {
+				if r.Method != http.MethodGet {
+					t.Errorf("%s %s was sent to a host that is not the API", r.Method, r.URL.Path)
+				}
+			}
+		})
+	}
+}
+
+func TestAnswersThatAreNotTheAPIsAreErrors(t *testing.T) {
+	rec := &recorder{answer: apiThere(func(_ int, r *http.Request) (int, http.Header, string) {
+		if r.Method == http.MethodDelete {
+			return 200, nil, "<html>deleted, honest</html>"
+		}
+		return 200, nil, `{}`
+	})}
+	c := newProbingClient(t, rec, nil)
+	if err := c.DeleteExecutionContext(context.Background(), "5"); err == nil || !strings.Contains(err.Error(), "base URL") {
+		t.Errorf("DELETE answered with a web page: err = %v, want an error pointing at the base URL", err)
+	}
+	if ec, err := c.CreateExecutionContext(context.Background(), CreateExecutionContextInput{}); err == nil || ec != nil {
+		t.Errorf("POST answered {}: %v, %v; want an error and no context", ec, err)
+	}
+	for _, body := range []string{"", "{}", " \n"} {
+		rec.answer = apiThere(func(int, *http.Request) (int, http.Header, string) { return 200, nil, body })
+		if err := c.DeleteExecutionContext(context.Background(), "5"); err != nil {
+			t.Errorf("DELETE answered %q: %v, want success", body, err)
+		}
+	}
+}
+
+func TestAPinVouchesForAKeyWhoseDeploymentShowsNothing(t *testing.T) {
+	rec := &recorder{answer: apiThere(everything404)}
+	c := newProbingClient(t, rec, func(cfg *Config) { cfg.DeploymentID = "333" })
+	gone, err := c.Gone(context.Background(), c.DeleteExecutionContext(context.Background(), "5"), "5", "333")
+	if !gone || err != nil {
+		t.Errorf("Gone = %v, %v; want true: the pin names the recorded deployment", gone, err)
+	}
+	gone, err = c.Gone(context.Background(), c.DeleteExecutionContext(context.Background(), "5"), "5", "444")
+	if gone || !errors.Is(err, ErrWrongDeployment) {
+		t.Errorf("recorded under 444: Gone = %v, %v; want a deployment error", gone, err)
 	}
 }

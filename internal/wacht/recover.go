@@ -28,8 +28,7 @@ func (e *LostCreateError) Unwrap() error { return e.err }
 // narrow raises Since to the server's latest known time minus the time that
 // passed locally since the request was sent, when that is later.
 func (e *LostCreateError) narrow(c *Client) {
-	latest, _ := c.server.now()
-	if bound := latest.Add(-c.clock.Now().Sub(e.sentAt)); bound.After(e.Since) {
+	if bound := c.server.now().Add(-c.clock.Now().Sub(e.sentAt)); bound.After(e.Since) {
 		e.Since = bound
 	}
 }
