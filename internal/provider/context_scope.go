@@ -42,12 +42,19 @@ func listingError(diags *diag.Diagnostics, agentID string, err error) {
 	addAPIError(diags, "listing", "execution contexts of agent", agentID, err)
 }
 
-// unknownAgent tells a typo in agent_id from an agent without contexts,
-// which the API lists alike. Only a definite 404 counts.
-func unknownAgent(ctx context.Context, client *wacht.Client, agentID string, diags *diag.Diagnostics) {
-	if _, err := client.GetAgent(ctx, agentID); errors.Is(err, wacht.ErrNotFound) {
-		diags.AddAttributeError(path.Root("agent_id"), "Unknown agent",
-			fmt.Sprintf("agent_id: no agent %s exists in this deployment, so it has no contexts. "+
-				"Use the id of an existing agent, for example from the wacht_agent data source.", agentID))
+// unknownAgent reports on agent_id an agent that does not exist, and
+// whether it did: only a 404 from the API itself counts. consequence says
+// what that meant for the call, e.g. "so it has no contexts".
+func unknownAgent(ctx context.Context, client *wacht.Client, agentID, consequence string, diags *diag.Diagnostics) bool {
+	if _, err := client.GetAgent(ctx, agentID); !errors.Is(err, wacht.ErrNotFound) {
+		return false
 	}
+	diags.AddAttributeError(path.Root("agent_id"), "Unknown agent",
+		fmt.Sprintf("agent_id: no agent %s exists in this deployment, %s. Use the id of an existing agent, for example "+
+			"from the wacht_agent data source.", agentID, consequence))
+	return true
 }
+
+// noContexts is what an unknown agent means for a listing: it tells a typo
+// in agent_id from an agent without contexts, which the API lists alike.
+const noContexts = "so it has no contexts"

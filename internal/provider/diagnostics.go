@@ -28,6 +28,10 @@ func addAPIError(diags *diag.Diagnostics, action, resource, id string, err error
 		detail += "\n\nCheck base_url in the provider block (or the " + envBaseURL + " environment variable): it must be the " +
 			"root of the Wacht API, such as " + wacht.DefaultBaseURL + ", with no path after it. If it is right, this deployment's " +
 			"backend has no execution-context API. Nothing was changed, and the state keeps what it tracks."
+	case errors.Is(err, wacht.ErrWrongDeployment) && action == "creating":
+		detail += "\n\nThe API made the context all the same, before its answer showed the deployment: it is kept in the " +
+			"state, tainted, so that it is not lost. Use an API key of the deployment that deployment_id names (or correct " +
+			"deployment_id), then apply again to replace it; or remove it from the state and delete it in Wacht."
 	case errors.Is(err, wacht.ErrWrongDeployment):
 		detail += "\n\nUse an API key of the deployment the state and the provider's deployment_id name, or check base_url. " +
 			"Nothing was changed, and the state keeps what it tracks."

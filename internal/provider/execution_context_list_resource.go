@@ -97,8 +97,7 @@ func (r *executionContextListResource) List(ctx context.Context, req list.ListRe
 		}
 		if listed == 0 {
 			var diags diag.Diagnostics
-			unknownAgent(ctx, r.client, agentID, &diags)
-			if diags.HasError() {
+			if unknownAgent(ctx, r.client, agentID, noContexts, &diags) {
 				push(list.ListResult{Diagnostics: diags})
 			}
 		}

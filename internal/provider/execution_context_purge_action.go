@@ -177,7 +177,7 @@ func (p purge) collect(ctx context.Context, scope contextScope, diags *diag.Diag
 		}
 	}
 	if listed == 0 {
-		unknownAgent(ctx, p.client, p.agentID, diags)
+		unknownAgent(ctx, p.client, p.agentID, noContexts, diags)
 	}
 	if !diags.HasError() {
 		p.progress(fmt.Sprintf("found %d execution contexts of agent %s to delete (%d listed)", len(targets), p.agentID, listed))

@@ -301,13 +301,9 @@ func interruption(err error, timeout time.Duration) string {
 // agent_id: the API's answer for it varies, so the agent is looked up.
 func (r *executionContextResource) createError(ctx context.Context, plan executionContextResourceModel, err error, diags *diag.Diagnostics) {
 	var apiErr *wacht.APIError
-	if agentID := knownString(plan.AgentID); agentID != nil && errors.As(err, &apiErr) && apiErr.StatusCode < 500 {
-		if _, aerr := r.client.GetAgent(ctx, *agentID); errors.Is(aerr, wacht.ErrNotFound) {
-			diags.AddAttributeError(path.Root("agent_id"), "Unknown agent",
-				fmt.Sprintf("agent_id: no agent %s exists in this deployment, so no context was created for it (the API answered: %s). "+
-					"Use the id of an existing agent, for example from the wacht_agent data source.", *agentID, apiErr.Message))
-			return
-		}
+	if agentID := knownString(plan.AgentID); agentID != nil && errors.As(err, &apiErr) && apiErr.StatusCode < 500 &&
+		unknownAgent(ctx, r.client, *agentID, fmt.Sprintf("so no context was created for it (the API answered: %s)", apiErr.Message), diags) {
+		return
 	}
 	var interrupted *errInterruptedCreate
 	if errors.As(err, &interrupted) {

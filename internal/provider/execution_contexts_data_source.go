@@ -94,10 +94,8 @@ func (d *executionContextsDataSource) Read(ctx context.Context, req datasource.R
 			found = append(found, ec)
 		}
 	}
-	if len(found) == 0 {
-		if unknownAgent(ctx, d.client, agentID, &resp.Diagnostics); resp.Diagnostics.HasError() {
-			return
-		}
+	if len(found) == 0 && unknownAgent(ctx, d.client, agentID, noContexts, &resp.Diagnostics) {
+		return
 	}
 	slices.SortFunc(found, func(a, b *wacht.ExecutionContext) int {
 		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), shortlex(a.ID, b.ID))
