@@ -2,6 +2,7 @@ package wacht
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 )
@@ -19,23 +20,25 @@ import (
 //     share, else the whole deployment) and streams: each read is answered
 //     as soon as the page holding its context arrives, which frees
 //     Terraform's slot for the next read, which the pages read so far may
-//     already answer.
-//   - The walk's contexts answer only reads of the refresh it served: they
-//     are dropped once no read has come for `idle`, or at `maxAge` however
-//     busy the refresh, and at once by any write through the client. A
-//     refresh that reads one GET at a time is no snapshot either: its last
-//     GET comes minutes after its first.
+//     already answer. A read whose page is not yet fetched waits for it,
+//     however long the rate limit makes the walk: past the read burst a page
+//     comes every 0.6 s, still a hundred contexts for the price of one GET.
+//   - One walk serves the whole refresh of its scope: it is never dropped
+//     while it runs, so it is never restarted from the first page. Once
+//     done, what it saw answers reads until none has come for `idle` (the
+//     refresh is over), and at once no more after any write through the
+//     client.
 //   - A context missing from a walk is never reported gone on the walk's
 //     word: pages shift while contexts change, so the read falls back to a
 //     GET, whose 404 alone removes it. A walk that fails, or stops because
 //     its pages answer too few reads to be cheaper than GETs, hands its
-//     waiting reads to GETs too.
+//     waiting reads to GETs too, and stays done for the rest of the refresh:
+//     its scope is not walked again.
 type readBatcher struct {
 	client   *Client
 	window   time.Duration
 	minBatch int
 	idle     time.Duration
-	maxAge   time.Duration
 
 	mu      sync.Mutex
 	pending []*batchedRead // reads waiting in the open window
@@ -53,11 +56,10 @@ type batchedRead struct {
 // has seen so far.
 type sharedWalk struct {
 	scope   string
-	started time.Time
-	lastUse time.Time
+	lastUse time.Time // the last read or page
 	seen    map[string]*ExecutionContext
 	waiting map[string][]*batchedRead
-	hits    int // reads answered from this walk
+	hits    int // reads answered from this walk, by its pages or what they held
 	done    bool
 }
 
@@ -67,7 +69,6 @@ func newReadBatcher(c *Client) *readBatcher {
 		window:   15 * time.Millisecond,
 		minBatch: 5,
 		idle:     2 * time.Second,
-		maxAge:   time.Minute,
 		walks:    map[string]*sharedWalk{},
 	}
 }
@@ -97,38 +98,41 @@ func (c *Client) ReadExecutionContext(ctx context.Context, id, agentID string) (
 			return ec, nil
 		}
 	case <-ctx.Done():
+		c.reads.leave(read)
 		return nil, ctx.Err()
 	}
 	return c.GetExecutionContext(ctx, id)
 }
 
 // join answers read at once from a walk that has seen its context, or
-// queues it on a walk in progress or in the open window.
+// queues it on a walk in progress or in the open window. A read that names
+// no agent may be answered by any walk: a context has one owner, and every
+// walk reads it as it is.
 func (b *readBatcher) join(ctx context.Context, read *batchedRead) *ExecutionContext {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	now := b.client.clock.Now()
-	scopes := []string{""}
-	if read.agentID != "" {
-		scopes = append(scopes, read.agentID)
-	}
-	var walks []*sharedWalk
-	for _, scope := range scopes {
-		w := b.walks[scope]
-		if w == nil {
+	var walks []*sharedWalk // those whose scope holds the context
+	for scope, w := range b.walks {
+		if w.done && now.Sub(w.lastUse) > b.idle {
+			delete(b.walks, scope) // the refresh it served is over
 			continue
 		}
-		if now.Sub(w.lastUse) > b.idle || now.Sub(w.started) > b.maxAge {
-			delete(b.walks, scope)
+		if scope != "" && read.agentID != "" && scope != read.agentID {
 			continue
 		}
-		w.lastUse = now
 		if ec, ok := w.seen[read.id]; ok {
+			w.lastUse = now
 			w.hits++
 			copied := *ec
 			return &copied
 		}
-		walks = append(walks, w)
+		if scope == "" || scope == read.agentID {
+			walks = append(walks, w)
+		}
+	}
+	for _, w := range walks {
+		w.lastUse = now
 	}
 	for _, w := range walks {
 		if !w.done {
@@ -145,6 +149,23 @@ func (b *readBatcher) join(ctx context.Context, read *batchedRead) *ExecutionCon
 		go b.closeWindow(b.client.detach(ctx))
 	}
 	return nil
+}
+
+// leave takes back a read whose caller stopped waiting, so that it no
+// longer counts as one the walk is answering.
+func (b *readBatcher) leave(read *batchedRead) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, w := range b.walks {
+		reads := w.waiting[read.id]
+		if i := slices.Index(reads, read); i >= 0 {
+			if reads = slices.Delete(reads, i, i+1); len(reads) == 0 {
+				delete(w.waiting, read.id)
+			} else {
+				w.waiting[read.id] = reads
+			}
+		}
+	}
 }
 
 // closeWindow waits out the window, then sends the reads gathered in it to
@@ -167,8 +188,7 @@ func (b *readBatcher) closeWindow(ctx context.Context) {
 			scope = ""
 		}
 	}
-	now := b.client.clock.Now()
-	w := &sharedWalk{scope: scope, started: now, lastUse: now, seen: map[string]*ExecutionContext{}, waiting: map[string][]*batchedRead{}}
+	w := &sharedWalk{scope: scope, lastUse: b.client.clock.Now(), seen: map[string]*ExecutionContext{}, waiting: map[string][]*batchedRead{}}
 	for _, r := range reads {
 		w.waiting[r.id] = append(w.waiting[r.id], r)
 	}
@@ -178,21 +198,22 @@ func (b *readBatcher) closeWindow(ctx context.Context) {
 }
 
 // walk reads the scope's pages and answers the waiting reads as their
-// contexts arrive. It gives up once its pages have cost more requests than
-// the GETs they saved or still may (the reads waiting on it), plus two: a
-// big deployment with few managed contexts is then no slower to refresh
-// than with GETs.
+// contexts arrive. It is judged over the whole refresh: it gives up once its
+// pages have cost more requests than the reads it has answered, from its
+// pages or from what they held, and is answering (those waiting on it), plus
+// two. A big deployment with few managed contexts is then no slower to
+// refresh than with GETs, while a refresh of many, whose reads keep coming as
+// the pages answer them, keeps its walk to the last page.
 func (b *readBatcher) walk(ctx context.Context, w *sharedWalk) {
 	walked := 0
-	failed := false
 	for ec, err := range b.client.ExecutionContexts(ctx, WalkInput{AgentID: w.scope}) {
 		if err != nil {
-			failed = true
 			break
 		}
 		walked++
 		b.mu.Lock()
 		w.seen[ec.ID] = ec
+		w.lastUse = b.client.clock.Now()
 		for _, r := range w.waiting[ec.ID] {
 			copied := *ec
 			r.answer <- &copied
@@ -208,15 +229,13 @@ func (b *readBatcher) walk(ctx context.Context, w *sharedWalk) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	w.done = true
+	w.lastUse = b.client.clock.Now()
 	for _, reads := range w.waiting {
 		for _, r := range reads {
 			r.answer <- nil
 		}
 	}
 	w.waiting = nil
-	if failed && b.walks[w.scope] == w {
-		delete(b.walks, w.scope)
-	}
 }
 
 // forget drops every walk: a write through this client may have changed any
