@@ -2,6 +2,7 @@ package wacht
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -16,8 +17,8 @@ import (
 //     in bursts. The first read of a burst waits a short window for company.
 //     Fewer than minBatch reads (a plan of one or a few contexts) are sent as
 //     plain GETs, exactly as before: no walk is paid for a single context.
-//   - Otherwise one walk of the scope starts (the agent the waiting reads
-//     share, else the whole deployment) and streams: each read is answered
+//   - Otherwise a walk starts for each scope the reads name (an agent, or
+//     the whole deployment for reads that name none) and streams: each read is answered
 //     as soon as the page holding its context arrives, which frees
 //     Terraform's slot for the next read, which the pages read so far may
 //     already answer. A read whose page is not yet fetched waits for it,
@@ -25,9 +26,9 @@ import (
 //     comes every 0.6 s, still a hundred contexts for the price of one GET.
 //   - One walk serves the whole refresh of its scope: it is never dropped
 //     while it runs, so it is never restarted from the first page. Once
-//     done, what it saw answers reads until none has come for `idle` (the
-//     refresh is over), and at once no more after any write through the
-//     client.
+//     done, what it saw answers reads until no read of any scope has been in
+//     flight, nor a page come, for `idle` (the refresh is over), and at once
+//     no more after any write through the client.
 //   - A context missing from a walk is never reported gone on the walk's
 //     word: pages shift while contexts change, so the read falls back to a
 //     GET, whose 404 alone removes it. A walk that fails, or stops because
@@ -43,6 +44,8 @@ type readBatcher struct {
 	mu      sync.Mutex
 	pending []*batchedRead // reads waiting in the open window
 	walks   map[string]*sharedWalk
+	reading int       // reads in flight, their GETs included
+	lastUse time.Time // when the last read ended or page came, of any scope
 }
 
 // batchedRead is one waiting read; answer receives its context, or nil to
@@ -56,7 +59,6 @@ type batchedRead struct {
 // has seen so far.
 type sharedWalk struct {
 	scope   string
-	lastUse time.Time // the last read or page
 	seen    map[string]*ExecutionContext
 	waiting map[string][]*batchedRead
 	hits    int // reads answered from this walk, by its pages or what they held
@@ -89,6 +91,7 @@ func (c *Client) ReadExecutionContext(ctx context.Context, id, agentID string) (
 		agentID = ""
 	}
 	read := &batchedRead{id: id, agentID: agentID, answer: make(chan *ExecutionContext, 1)}
+	defer c.reads.end()
 	if ec := c.reads.join(ctx, read); ec != nil {
 		return ec, nil
 	}
@@ -111,18 +114,20 @@ func (c *Client) ReadExecutionContext(ctx context.Context, id, agentID string) (
 func (b *readBatcher) join(ctx context.Context, read *batchedRead) *ExecutionContext {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	now := b.client.clock.Now()
+	b.reading++
+	if b.reading == 1 && b.client.clock.Now().Sub(b.lastUse) > b.idle {
+		// The refresh the walks served is over. One refresh may read several
+		// scopes, one waiting while another's pages come, and GET what its
+		// walks did not see, at the rate limit: it lasts while reads of any
+		// scope are in flight or keep coming.
+		maps.DeleteFunc(b.walks, func(_ string, w *sharedWalk) bool { return w.done })
+	}
 	var walks []*sharedWalk // those whose scope holds the context
 	for scope, w := range b.walks {
-		if w.done && now.Sub(w.lastUse) > b.idle {
-			delete(b.walks, scope) // the refresh it served is over
-			continue
-		}
 		if scope != "" && read.agentID != "" && scope != read.agentID {
 			continue
 		}
 		if ec, ok := w.seen[read.id]; ok {
-			w.lastUse = now
 			w.hits++
 			copied := *ec
 			return &copied
@@ -130,9 +135,6 @@ func (b *readBatcher) join(ctx context.Context, read *batchedRead) *ExecutionCon
 		if scope == "" || scope == read.agentID {
 			walks = append(walks, w)
 		}
-	}
-	for _, w := range walks {
-		w.lastUse = now
 	}
 	for _, w := range walks {
 		if !w.done {
@@ -149,6 +151,14 @@ func (b *readBatcher) join(ctx context.Context, read *batchedRead) *ExecutionCon
 		go b.closeWindow(b.client.detach(ctx))
 	}
 	return nil
+}
+
+// end marks the end of a read, answered or failed.
+func (b *readBatcher) end() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.reading--
+	b.lastUse = b.client.clock.Now()
 }
 
 // leave takes back a read whose caller stopped waiting, so that it no
@@ -182,19 +192,21 @@ func (b *readBatcher) closeWindow(ctx context.Context) {
 		}
 		return
 	}
-	scope := reads[0].agentID
+	// One walk per agent the reads name, and one of the whole deployment
+	// for those that name none: each reads only what the state holds.
+	byScope := map[string][]*batchedRead{}
 	for _, r := range reads {
-		if r.agentID != scope {
-			scope = ""
+		byScope[r.agentID] = append(byScope[r.agentID], r)
+	}
+	for scope, group := range byScope {
+		w := &sharedWalk{scope: scope, seen: map[string]*ExecutionContext{}, waiting: map[string][]*batchedRead{}}
+		for _, r := range group {
+			w.waiting[r.id] = append(w.waiting[r.id], r)
 		}
+		b.walks[scope] = w
+		go b.walk(ctx, w)
 	}
-	w := &sharedWalk{scope: scope, lastUse: b.client.clock.Now(), seen: map[string]*ExecutionContext{}, waiting: map[string][]*batchedRead{}}
-	for _, r := range reads {
-		w.waiting[r.id] = append(w.waiting[r.id], r)
-	}
-	b.walks[scope] = w
 	b.mu.Unlock()
-	b.walk(ctx, w)
 }
 
 // walk reads the scope's pages and answers the waiting reads as their
@@ -213,7 +225,7 @@ func (b *readBatcher) walk(ctx context.Context, w *sharedWalk) {
 		walked++
 		b.mu.Lock()
 		w.seen[ec.ID] = ec
-		w.lastUse = b.client.clock.Now()
+		b.lastUse = b.client.clock.Now()
 		for _, r := range w.waiting[ec.ID] {
 			copied := *ec
 			r.answer <- &copied
@@ -229,7 +241,7 @@ func (b *readBatcher) walk(ctx context.Context, w *sharedWalk) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	w.done = true
-	w.lastUse = b.client.clock.Now()
+	b.lastUse = b.client.clock.Now()
 	for _, reads := range w.waiting {
 		for _, r := range reads {
 			r.answer <- nil
