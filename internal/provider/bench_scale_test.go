@@ -82,6 +82,10 @@ func BenchmarkScale(b *testing.B) {
 				b.ReportMetric(wachtApply.mean().Seconds(), "apply-s")
 				b.ReportMetric(wachtApply.mean().Seconds()/noopApply.mean().Seconds(), "apply-vs-noop")
 				b.ReportMetric(wachtApply.plugins.Seconds(), "apply-plugin-cpu-s")
+				b.ReportMetric(wachtApply.terraform.Seconds(), "apply-terraform-cpu-s")
+				b.ReportMetric(noopApply.terraform.Seconds(), "noop-apply-terraform-cpu-s")
+				b.ReportMetric(noopApply.plugins.Seconds(), "noop-apply-plugin-cpu-s")
+				b.ReportMetric(wachtApply.self.Seconds(), "apply-server-cpu-s")
 
 				bound := walkBound(n, documented.Read)
 				b.ReportMetric(dataPlan.mean().Seconds(), "data-plan-s")
@@ -90,6 +94,8 @@ func BenchmarkScale(b *testing.B) {
 				b.ReportMetric(bound.Seconds(), "bound-s")
 				b.ReportMetric(wachtPlan.mean().Seconds()/(1.3*noopPlan.mean().Seconds()+1.1*bound.Seconds()), "plan-vs-target")
 				b.ReportMetric(wachtPlan.plugins.Seconds(), "plan-plugin-cpu-s")
+				b.ReportMetric(wachtPlan.terraform.Seconds(), "plan-terraform-cpu-s")
+				b.ReportMetric(noopPlan.terraform.Seconds(), "noop-plan-terraform-cpu-s")
 				b.ReportMetric(float64(wachtPlan.peakKiB)/1024, "peak-MiB")
 				if baseN == 0 {
 					basePeakKiB, baseN = wachtPlan.peakKiB, n
