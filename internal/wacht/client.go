@@ -45,7 +45,8 @@ type Config struct {
 	// Limits are the client-side rate limits; nil means DocumentedLimits.
 	Limits *Limits
 	// HTTPClient defaults to a client with no overall timeout (attempts are
-	// bounded by RequestTimeout).
+	// bounded by RequestTimeout) that keeps a connection for each request in
+	// flight.
 	HTTPClient *http.Client
 	Clock      Clock
 	Logger     Logger
@@ -112,7 +113,7 @@ func New(cfg Config) (*Client, error) {
 		jitter:     rand.Float64,
 	}
 	if c.http == nil {
-		c.http = &http.Client{}
+		c.http = &http.Client{Transport: newTransport()}
 	}
 	if c.clock == nil {
 		c.clock = SystemClock{}
