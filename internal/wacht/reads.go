@@ -2,7 +2,6 @@ package wacht
 
 import (
 	"context"
-	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -18,17 +17,22 @@ import (
 //     Fewer than minBatch reads (a plan of one or a few contexts) are sent as
 //     plain GETs, exactly as before: no walk is paid for a single context.
 //   - Otherwise a walk starts for each scope the reads name (an agent, or
-//     the whole deployment for reads that name none) and streams: each read is answered
-//     as soon as the page holding its context arrives, which frees
-//     Terraform's slot for the next read, which the pages read so far may
-//     already answer. A read whose page is not yet fetched waits for it,
+//     the whole deployment for reads that name none) and streams: each read
+//     is answered as soon as the page holding its context arrives, which
+//     frees Terraform's slot for the next read, which the pages read so far
+//     may already answer. A read whose page is not yet fetched waits for it,
 //     however long the rate limit makes the walk: past the read burst a page
 //     comes every 0.6 s, still a hundred contexts for the price of one GET.
 //   - One walk serves the whole refresh of its scope: it is never dropped
-//     while it runs, so it is never restarted from the first page. Once
-//     done, what it saw answers reads until no read of any scope has been in
-//     flight, nor a page come, for `idle` (the refresh is over), and at once
-//     no more after any write through the client.
+//     while it runs, so it is never restarted from the first page.
+//   - Every context a walk through the client yields answers reads, whatever
+//     read it: a batch walk of another scope, or the data source's, list
+//     resource's or action's walk of the same run (the bulk-removal example
+//     lists an agent's contexts, then imports them: the imports' reads are
+//     answered by the listing). What was seen answers reads until no read
+//     has been in flight, nor a page come, for `idle` while no walk runs (the
+//     refresh is over), and at once no more after any write through the
+//     client.
 //   - A context missing from a walk is never reported gone on the walk's
 //     word: pages shift while contexts change, so the read falls back to a
 //     GET, whose 404 alone removes it. A walk that fails, or stops because
@@ -42,10 +46,12 @@ type readBatcher struct {
 	idle     time.Duration
 
 	mu      sync.Mutex
-	pending []*batchedRead // reads waiting in the open window
-	walks   map[string]*sharedWalk
-	reading int       // reads in flight, their GETs included
-	lastUse time.Time // when the last read ended or page came, of any scope
+	pending []*batchedRead               // reads waiting in the open window
+	walks   map[string]*sharedWalk       // the refresh's, by scope
+	running map[*sharedWalk]bool         // under way, dropped by a write or not
+	seen    map[string]*ExecutionContext // by every walk of this refresh
+	reading int                          // reads in flight, their GETs included
+	lastUse time.Time                    // when the last read ended or page came
 }
 
 // batchedRead is one waiting read; answer receives its context, or nil to
@@ -55,13 +61,11 @@ type batchedRead struct {
 	answer      chan *ExecutionContext
 }
 
-// sharedWalk is a walk of one scope ("" is the whole deployment) and what it
-// has seen so far.
+// sharedWalk is a batch walk of one scope ("" is the whole deployment).
 type sharedWalk struct {
 	scope   string
-	seen    map[string]*ExecutionContext
 	waiting map[string][]*batchedRead
-	hits    int // reads answered from this walk, by its pages or what they held
+	hits    int // reads of its scope answered, by its pages or what was seen
 	done    bool
 }
 
@@ -72,6 +76,8 @@ func newReadBatcher(c *Client) *readBatcher {
 		minBatch: 5,
 		idle:     2 * time.Second,
 		walks:    map[string]*sharedWalk{},
+		running:  map[*sharedWalk]bool{},
+		seen:     map[string]*ExecutionContext{},
 	}
 }
 
@@ -107,34 +113,32 @@ func (c *Client) ReadExecutionContext(ctx context.Context, id, agentID string) (
 	return c.GetExecutionContext(ctx, id)
 }
 
-// join answers read at once from a walk that has seen its context, or
-// queues it on a walk in progress or in the open window. A read that names
-// no agent may be answered by any walk: a context has one owner, and every
-// walk reads it as it is.
+// join answers read at once from what the refresh's walks have seen, or
+// queues it on a walk of its scope in progress or in the open window.
 func (b *readBatcher) join(ctx context.Context, read *batchedRead) *ExecutionContext {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.reading++
-	if b.reading == 1 && b.client.clock.Now().Sub(b.lastUse) > b.idle {
-		// The refresh the walks served is over. One refresh may read several
-		// scopes, one waiting while another's pages come, and GET what its
-		// walks did not see, at the rate limit: it lasts while reads of any
-		// scope are in flight or keep coming.
-		maps.DeleteFunc(b.walks, func(_ string, w *sharedWalk) bool { return w.done })
+	if b.reading == 1 && b.client.clock.Now().Sub(b.lastUse) > b.idle && len(b.running) == 0 {
+		// The refresh is over. One refresh may read several scopes, one
+		// waiting while another's pages come, and GET what its walks did not
+		// see, at the rate limit: it lasts while reads of any scope are in
+		// flight or keep coming.
+		clear(b.walks)
+		clear(b.seen)
 	}
 	var walks []*sharedWalk // those whose scope holds the context
-	for scope, w := range b.walks {
-		if scope != "" && read.agentID != "" && scope != read.agentID {
-			continue
-		}
-		if ec, ok := w.seen[read.id]; ok {
-			w.hits++
-			copied := *ec
-			return &copied
-		}
-		if scope == "" || scope == read.agentID {
+	for _, scope := range []string{"", read.agentID} {
+		if w := b.walks[scope]; w != nil && !slices.Contains(walks, w) {
 			walks = append(walks, w)
 		}
+	}
+	if ec, ok := b.seen[read.id]; ok {
+		for _, w := range walks {
+			w.hits++
+		}
+		copied := *ec
+		return &copied
 	}
 	for _, w := range walks {
 		if !w.done {
@@ -166,7 +170,7 @@ func (b *readBatcher) end() {
 func (b *readBatcher) leave(read *batchedRead) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for _, w := range b.walks {
+	for w := range b.running {
 		reads := w.waiting[read.id]
 		if i := slices.Index(reads, read); i >= 0 {
 			if reads = slices.Delete(reads, i, i+1); len(reads) == 0 {
@@ -178,8 +182,31 @@ func (b *readBatcher) leave(read *batchedRead) {
 	}
 }
 
+// saw keeps the contexts of a page any walk read, to answer reads, and
+// answers the reads waiting for them on the batch walks under way.
+func (b *readBatcher) saw(page []ExecutionContext) {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.lastUse = b.client.clock.Now()
+	for i := range page {
+		ec := &page[i]
+		b.seen[ec.ID] = ec
+		for w := range b.running {
+			for _, r := range w.waiting[ec.ID] {
+				copied := *ec
+				r.answer <- &copied
+				w.hits++
+			}
+			delete(w.waiting, ec.ID)
+		}
+	}
+}
+
 // closeWindow waits out the window, then sends the reads gathered in it to
-// GETs, or to a new walk when they are enough to pay for one.
+// GETs, or to new walks when they are enough to pay for one.
 func (b *readBatcher) closeWindow(ctx context.Context) {
 	_ = b.client.clock.SleepUntil(ctx, b.client.clock.Now().Add(b.window))
 	b.mu.Lock()
@@ -199,39 +226,32 @@ func (b *readBatcher) closeWindow(ctx context.Context) {
 		byScope[r.agentID] = append(byScope[r.agentID], r)
 	}
 	for scope, group := range byScope {
-		w := &sharedWalk{scope: scope, seen: map[string]*ExecutionContext{}, waiting: map[string][]*batchedRead{}}
+		w := &sharedWalk{scope: scope, waiting: map[string][]*batchedRead{}}
 		for _, r := range group {
 			w.waiting[r.id] = append(w.waiting[r.id], r)
 		}
 		b.walks[scope] = w
+		b.running[w] = true
 		go b.walk(ctx, w)
 	}
 	b.mu.Unlock()
 }
 
-// walk reads the scope's pages and answers the waiting reads as their
-// contexts arrive. It is judged over the whole refresh: it gives up once its
-// pages have cost more requests than the reads it has answered, from its
-// pages or from what they held, and is answering (those waiting on it), plus
-// two. A big deployment with few managed contexts is then no slower to
-// refresh than with GETs, while a refresh of many, whose reads keep coming as
-// the pages answer them, keeps its walk to the last page.
+// walk reads the scope's pages, whose contexts saw hands to the reads
+// waiting for them. It is judged over the whole refresh: it gives up once its
+// pages have cost more requests than the reads of its scope answered, from
+// its pages or from what was seen, and being answered (those waiting on it),
+// plus two. A big deployment with few managed contexts is then no slower to
+// refresh than with GETs, while a refresh of many, whose reads keep coming
+// as the pages answer them, keeps its walk to the last page.
 func (b *readBatcher) walk(ctx context.Context, w *sharedWalk) {
 	walked := 0
-	for ec, err := range b.client.ExecutionContexts(ctx, WalkInput{AgentID: w.scope}) {
+	for _, err := range b.client.ExecutionContexts(ctx, WalkInput{AgentID: w.scope}) {
 		if err != nil {
 			break
 		}
 		walked++
 		b.mu.Lock()
-		w.seen[ec.ID] = ec
-		b.lastUse = b.client.clock.Now()
-		for _, r := range w.waiting[ec.ID] {
-			copied := *ec
-			r.answer <- &copied
-			w.hits++
-		}
-		delete(w.waiting, ec.ID)
 		wasteful := walked%DefaultPageSize == 0 && walked/DefaultPageSize > w.hits+len(w.waiting)+2
 		b.mu.Unlock()
 		if wasteful {
@@ -241,6 +261,7 @@ func (b *readBatcher) walk(ctx context.Context, w *sharedWalk) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	w.done = true
+	delete(b.running, w)
 	b.lastUse = b.client.clock.Now()
 	for _, reads := range w.waiting {
 		for _, r := range reads {
@@ -250,9 +271,9 @@ func (b *readBatcher) walk(ctx context.Context, w *sharedWalk) {
 	w.waiting = nil
 }
 
-// forget drops every walk: a write through this client may have changed any
-// context they hold. Reads already waiting on a walk are still answered by
-// it; they began before the write.
+// forget drops every walk and what they saw: a write through this client
+// may have changed any context. Reads already waiting on a walk are still
+// answered by it; they began before the write.
 func (b *readBatcher) forget() {
 	if b == nil {
 		return
@@ -260,4 +281,5 @@ func (b *readBatcher) forget() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	clear(b.walks)
+	clear(b.seen)
 }

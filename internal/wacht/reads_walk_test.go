@@ -99,7 +99,7 @@ func (b *readBatcher) parked() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	n := len(b.pending)
-	for _, w := range b.walks {
+	for w := range b.running {
 		for _, reads := range w.waiting {
 			n += len(reads)
 		}
@@ -111,12 +111,7 @@ func (b *readBatcher) parked() int {
 func (b *readBatcher) walking() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for _, w := range b.walks {
-		if !w.done {
-			return true
-		}
-	}
-	return false
+	return len(b.running) > 0
 }
 
 // listRequest is one page request the server saw: its agent_id and offset.
@@ -394,5 +389,45 @@ func TestRefreshOfTwoAgentsWalksEachOnce(t *testing.T) {
 	}
 	if front := frontPages(lists); front[a] != 2 || front[b] != 2 || len(front) != 2 {
 		t.Errorf("first pages read, by agent: %v; want 2 for each of %s and %s, none for others", front, a, b)
+	}
+}
+
+// The bulk-removal example lists an agent's contexts, then imports each:
+// the imports' reads, which know no agent, are answered by the listing.
+func TestReadsAfterAListingOfTheirContextsCostNothing(t *testing.T) {
+	r := newRig(t)
+	agent := r.srv.AddAgent("a", "").ID
+	ids := addContexts(r.srv, 250, &agent)
+	addContexts(r.srv, 300, nil)
+	listed := make(chan int)
+	go func() {
+		n := 0
+		for _, err := range r.client.ExecutionContexts(context.Background(), WalkInput{AgentID: agent}) {
+			if err != nil {
+				t.Error(err)
+			}
+			n++
+		}
+		listed <- n
+	}()
+	n := 0
+	for wait := true; wait; {
+		select {
+		case n = <-listed:
+			wait = false
+		default:
+			r.clock.advance() // the listing's pages, past the limiter's burst
+			runtime.Gosched()
+		}
+	}
+	lists, _ := r.requests()
+	if n != len(ids) {
+		t.Fatalf("the listing yielded %d contexts, want %d", n, len(ids))
+	}
+	got, errs := r.refresh(ids, noAgent, 10)
+	r.checkReads(ids, got, errs, nil)
+	after, gets := r.requests()
+	if len(after) != len(lists) || gets != 0 {
+		t.Errorf("%d page requests and %d GETs after the listing, want none", len(after)-len(lists), gets)
 	}
 }
