@@ -65,8 +65,8 @@ func (c *drivenClock) SleepUntil(ctx context.Context, t time.Time) error {
 	}
 }
 
-// readsAsleep counts the sleeping reads; any reports whether anyone sleeps.
-func (c *drivenClock) readsAsleep() (reads int, any bool) {
+// readsAsleep counts the sleeping reads; someone reports whether anyone sleeps.
+func (c *drivenClock) readsAsleep() (reads int, someone bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, s := range c.sleepers {

@@ -8,9 +8,14 @@ import "net/http"
 // TLS handshake, a connection for most of its requests.
 const maxIdleConnsPerHost = 64
 
-// newTransport is Go's default transport, keeping more idle connections.
-func newTransport() *http.Transport {
-	t := http.DefaultTransport.(*http.Transport).Clone()
+// newTransport is Go's default transport, keeping more idle connections; a
+// default transport the program replaced is used as it is.
+func newTransport() http.RoundTripper {
+	t, ok := http.DefaultTransport.(*http.Transport)
+	if !ok {
+		return http.DefaultTransport
+	}
+	t = t.Clone()
 	t.MaxIdleConnsPerHost = maxIdleConnsPerHost
 	return t
 }
