@@ -66,7 +66,15 @@ type sharedWalk struct {
 	scope   string
 	waiting map[string][]*batchedRead
 	hits    int // reads of its scope answered, by its pages or what was seen
+	joined  int // reads of its scope that came while it ran
 	done    bool
+
+	// A probe: one waiting read sent to its GET, to learn whether the
+	// refresh has more reads than Terraform's slots, which wait on the walk.
+	probe       *batchedRead
+	probeJoined int       // joined when it was sent
+	probeEnded  time.Time // when its read ended; zero before
+	judgeFrom   int       // pages before which the walk is not judged again
 }
 
 func newReadBatcher(c *Client) *readBatcher {
@@ -97,7 +105,7 @@ func (c *Client) ReadExecutionContext(ctx context.Context, id, agentID string) (
 		agentID = ""
 	}
 	read := &batchedRead{id: id, agentID: agentID, answer: make(chan *ExecutionContext, 1)}
-	defer c.reads.end()
+	defer c.reads.end(read)
 	if ec := c.reads.join(ctx, read); ec != nil {
 		return ec, nil
 	}
@@ -133,6 +141,9 @@ func (b *readBatcher) join(ctx context.Context, read *batchedRead) *ExecutionCon
 			walks = append(walks, w)
 		}
 	}
+	for _, w := range walks {
+		w.joined++
+	}
 	if ec, ok := b.seen[read.id]; ok {
 		for _, w := range walks {
 			w.hits++
@@ -158,11 +169,16 @@ func (b *readBatcher) join(ctx context.Context, read *batchedRead) *ExecutionCon
 }
 
 // end marks the end of a read, answered or failed.
-func (b *readBatcher) end() {
+func (b *readBatcher) end(read *batchedRead) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.reading--
 	b.lastUse = b.client.clock.Now()
+	for w := range b.running {
+		if w.probe == read {
+			w.probeEnded = b.lastUse
+		}
+	}
 }
 
 // leave takes back a read whose caller stopped waiting, so that it no
@@ -238,12 +254,8 @@ func (b *readBatcher) closeWindow(ctx context.Context) {
 }
 
 // walk reads the scope's pages, whose contexts saw hands to the reads
-// waiting for them. It is judged over the whole refresh: it gives up once its
-// pages have cost more requests than the reads of its scope answered, from
-// its pages or from what was seen, and being answered (those waiting on it),
-// plus two. A big deployment with few managed contexts is then no slower to
-// refresh than with GETs, while a refresh of many, whose reads keep coming
-// as the pages answer them, keeps its walk to the last page.
+// waiting for them, until the last page or until wasteful says its pages do
+// not pay.
 func (b *readBatcher) walk(ctx context.Context, w *sharedWalk) {
 	walked := 0
 	for _, err := range b.client.ExecutionContexts(ctx, WalkInput{AgentID: w.scope}) {
@@ -251,8 +263,11 @@ func (b *readBatcher) walk(ctx context.Context, w *sharedWalk) {
 			break
 		}
 		walked++
+		if walked%DefaultPageSize != 0 {
+			continue
+		}
 		b.mu.Lock()
-		wasteful := walked%DefaultPageSize == 0 && walked/DefaultPageSize > w.hits+len(w.waiting)+2
+		wasteful := b.wasteful(w, walked/DefaultPageSize)
 		b.mu.Unlock()
 		if wasteful {
 			break
@@ -269,6 +284,46 @@ func (b *readBatcher) walk(ctx context.Context, w *sharedWalk) {
 		}
 	}
 	w.waiting = nil
+}
+
+// wasteful judges a walk after its pages-th page. Callers hold mu.
+//
+// Terraform waits for each read before it sends the next of that slot, so
+// while a walk's pages are still to come, the reads waiting on it are at
+// most -parallelism whatever the size of the refresh: a refresh of 10,000
+// contexts and one of ten in a big deployment look alike. So when its pages
+// outnumber the reads answered and waiting (plus two), the walk sends one
+// waiting read to its GET: if the refresh brings another read once that one
+// is answered, it is bigger than its slots, and the walk goes on, judged
+// again when its pages have grown fourfold; if none comes, the refresh has
+// no more reads for it, and it stops. A refresh of a few contexts in a big
+// scope then costs their GETs plus the pages of the read burst, one that
+// pays a probe GET or two (at 13 and 52 pages). A refresh of more contexts than its slots in a
+// scope of over a hundred times as many is the case this cannot tell from a
+// big one: batch_reads = false is for it.
+func (b *readBatcher) wasteful(w *sharedWalk, pages int) bool {
+	if pages <= w.hits+len(w.waiting)+2 || pages < w.judgeFrom {
+		return false
+	}
+	now := b.client.clock.Now()
+	switch {
+	case w.probe == nil:
+		for id, reads := range w.waiting {
+			w.probe, w.probeJoined, w.probeEnded = reads[0], w.joined, time.Time{}
+			if w.waiting[id] = reads[1:]; len(reads) == 1 {
+				delete(w.waiting, id)
+			}
+			w.probe.answer <- nil
+			return false
+		}
+		return true // nobody waits: nothing left to answer
+	case w.probeEnded.IsZero() || now.Sub(w.probeEnded) < b.idle/2:
+		return false // give Terraform time to send the slot's next read
+	case w.joined > w.probeJoined:
+		w.probe, w.judgeFrom = nil, 4*pages
+		return false
+	}
+	return true
 }
 
 // forget drops every walk and what they saw: a write through this client

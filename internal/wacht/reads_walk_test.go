@@ -117,10 +117,9 @@ func (b *readBatcher) walking() bool {
 // listRequest is one page request the server saw: its agent_id and offset.
 type listRequest struct{ agent, offset string }
 
-// rig is a client of the local server, at a read limit of 10 a minute, burst
-// 2 (a page every 6 s past the first), on a drivenClock.
+// rig is a client of the local server at a read limit, on a drivenClock.
 type rig struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *localserver.Server
 	client *Client
 	clock  *drivenClock
@@ -132,7 +131,11 @@ type rig struct {
 	beforeList func(n int)
 }
 
-func newRig(t *testing.T) *rig {
+// slowReads is a read limit of 10 a minute, burst 2: a page every 6 s past
+// the first.
+var slowReads = Limits{Read: Rate{PerMinute: 10, Burst: 2}}
+
+func newRig(t testing.TB, limits Limits) *rig {
 	t.Helper()
 	srv, err := localserver.New(localserver.Options{DisableLimits: true})
 	if err != nil {
@@ -157,7 +160,6 @@ func newRig(t *testing.T) *rig {
 		srv.ServeHTTP(w, req)
 	}))
 	t.Cleanup(front.Close)
-	limits := Limits{Read: Rate{PerMinute: 10, Burst: 2}}
 	r.client, err = New(Config{
 		BaseURL: front.URL, APIKey: srv.APIKey(), Limits: &limits, Clock: r.clock,
 		// The walk's requests are no read's: their sleeps do not count as one.
@@ -298,7 +300,7 @@ func noAgent(string) string { return "" }
 // longer than the reads between its pages: it serves the whole refresh, and
 // every read whose page is not yet fetched waits for it.
 func TestWalkSlowerThanTheRefreshServesItWhole(t *testing.T) {
-	r := newRig(t)
+	r := newRig(t, slowReads)
 	ids := addContexts(r.srv, 2000, nil)
 	start := r.clock.Now()
 	got, errs := r.refresh(ids, noAgent, 10)
@@ -321,7 +323,7 @@ func TestWalkSlowerThanTheRefreshServesItWhole(t *testing.T) {
 // its pages: it still serves the refresh alone, confirming with a GET only
 // what it did not see.
 func TestWalkWhosePagesShiftServesTheRefresh(t *testing.T) {
-	r := newRig(t)
+	r := newRig(t, slowReads)
 	agent := r.srv.AddAgent("a", "").ID
 	other := r.srv.AddAgent("b", "").ID
 	ids := addContexts(r.srv, 1000, &agent)
@@ -369,7 +371,7 @@ func TestWalkWhosePagesShiftServesTheRefresh(t *testing.T) {
 // Reads of two agents' contexts, mixed in one refresh, are served by one walk
 // of each agent: neither the other agents' contexts nor GETs are read.
 func TestRefreshOfTwoAgentsWalksEachOnce(t *testing.T) {
-	r := newRig(t)
+	r := newRig(t, slowReads)
 	a, b, c := r.srv.AddAgent("a", "").ID, r.srv.AddAgent("b", "").ID, r.srv.AddAgent("c", "").ID
 	owner := map[string]string{}
 	var ids []string
@@ -395,7 +397,7 @@ func TestRefreshOfTwoAgentsWalksEachOnce(t *testing.T) {
 // The bulk-removal example lists an agent's contexts, then imports each:
 // the imports' reads, which know no agent, are answered by the listing.
 func TestReadsAfterAListingOfTheirContextsCostNothing(t *testing.T) {
-	r := newRig(t)
+	r := newRig(t, slowReads)
 	agent := r.srv.AddAgent("a", "").ID
 	ids := addContexts(r.srv, 250, &agent)
 	addContexts(r.srv, 300, nil)
@@ -429,5 +431,27 @@ func TestReadsAfterAListingOfTheirContextsCostNothing(t *testing.T) {
 	after, gets := r.requests()
 	if len(after) != len(lists) || gets != 0 {
 		t.Errorf("%d page requests and %d GETs after the listing, want none", len(after)-len(lists), gets)
+	}
+}
+
+// Eight reads in a scope of 5,000, fewer than Terraform's slots, at the
+// documented read limit: the walk learns from one probe GET that the refresh
+// brings no more reads, and stops, the rest of its reads going to GETs.
+func TestAFewReadsInABigScopeCostTheirGets(t *testing.T) {
+	r := newRig(t, DocumentedLimits())
+	ids := addContexts(r.srv, 5000, nil)
+	rng := rand.New(rand.NewPCG(3, 4))
+	few := make([]string, 8)
+	for i := range few {
+		few[i] = ids[rng.IntN(len(ids))]
+	}
+	got, errs := r.refresh(slices.Compact(slices.Sorted(slices.Values(few))), noAgent, 10)
+	r.checkReads(slices.Compact(slices.Sorted(slices.Values(few))), got, errs, nil)
+	lists, gets := r.requests()
+	t.Logf("%d page requests, %d GETs", len(lists), gets)
+	// The probe's answer takes Terraform's time to come, which the pages of
+	// the read burst do not give it: those are read first.
+	if len(lists) > 21 || gets > 8 {
+		t.Errorf("%d page requests and %d GETs for 8 reads, want at most the read burst's 20 pages and a second of the sustained rate, and their GETs", len(lists), gets)
 	}
 }
