@@ -292,6 +292,11 @@ func testBulkRemovalOfAnAgent(t *testing.T, provider string) {
 	if err != nil || !sameSet(imported, scope) {
 		t.Fatalf("the plan imports %d contexts (%v), want the %d in scope", len(imported), err, len(scope))
 	}
+	// The imports' reads are answered by the data source's listing of the
+	// agent's contexts (two pages and the final read), not by GETs.
+	if lists, gets := srv.Count(http.MethodGet, listRoute, -1), srv.Count(http.MethodGet, itemRoute, -1); gets != 0 || lists > 3 {
+		t.Errorf("the plan read %d pages and sent %d GETs, want the listing's 3 pages and no GET", lists, gets)
+	}
 	c.must("apply", "-input=false", "-no-color", "tfplan")
 	writes := srv.Count(http.MethodPost, listRoute, -1) + srv.Count(http.MethodPatch, itemRoute, -1) + srv.Count(http.MethodDelete, itemRoute, -1)
 	if writes != 0 {

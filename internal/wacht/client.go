@@ -46,7 +46,8 @@ type Config struct {
 	// Limits are the client-side rate limits; nil means DocumentedLimits.
 	Limits *Limits
 	// HTTPClient defaults to a client with no overall timeout (attempts are
-	// bounded by RequestTimeout).
+	// bounded by RequestTimeout) that keeps a connection for each request in
+	// flight.
 	HTTPClient *http.Client
 	Clock      Clock
 	Logger     Logger
@@ -129,7 +130,7 @@ func New(cfg Config) (*Client, error) {
 		pinned:     cfg.DeploymentID,
 	}
 	if c.http == nil {
-		c.http = &http.Client{}
+		c.http = &http.Client{Transport: newTransport()}
 	}
 	if c.clock == nil {
 		c.clock = SystemClock{}

@@ -2,6 +2,7 @@ package wacht
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 )
@@ -15,31 +16,42 @@ import (
 //     in bursts. The first read of a burst waits a short window for company.
 //     Fewer than minBatch reads (a plan of one or a few contexts) are sent as
 //     plain GETs, exactly as before: no walk is paid for a single context.
-//   - Otherwise one walk of the scope starts (the agent the waiting reads
-//     share, else the whole deployment) and streams: each read is answered
-//     as soon as the page holding its context arrives, which frees
-//     Terraform's slot for the next read, which the pages read so far may
-//     already answer.
-//   - The walk's contexts answer only reads of the refresh it served: they
-//     are dropped once no read has come for `idle`, or at `maxAge` however
-//     busy the refresh, and at once by any write through the client. A
-//     refresh that reads one GET at a time is no snapshot either: its last
-//     GET comes minutes after its first.
+//   - Otherwise a walk starts for each scope the reads name (an agent, or
+//     the whole deployment for reads that name none) and streams: each read
+//     is answered as soon as the page holding its context arrives, which
+//     frees Terraform's slot for the next read, which the pages read so far
+//     may already answer. A read whose page is not yet fetched waits for it,
+//     however long the rate limit makes the walk: past the read burst a page
+//     comes every 0.6 s, still a hundred contexts for the price of one GET.
+//   - One walk serves the whole refresh of its scope: it is never dropped
+//     while it runs, so it is never restarted from the first page.
+//   - Every context a walk through the client yields answers reads, whatever
+//     read it: a batch walk of another scope, or the data source's, list
+//     resource's or action's walk of the same run (the bulk-removal example
+//     lists an agent's contexts, then imports them: the imports' reads are
+//     answered by the listing). What was seen answers reads until no read
+//     has been in flight, nor a page come, for `idle` while no walk runs (the
+//     refresh is over), and at once no more after any write through the
+//     client.
 //   - A context missing from a walk is never reported gone on the walk's
 //     word: pages shift while contexts change, so the read falls back to a
 //     GET, whose 404 alone removes it. A walk that fails, or stops because
 //     its pages answer too few reads to be cheaper than GETs, hands its
-//     waiting reads to GETs too.
+//     waiting reads to GETs too, and stays done for the rest of the refresh:
+//     its scope is not walked again.
 type readBatcher struct {
 	client   *Client
 	window   time.Duration
 	minBatch int
 	idle     time.Duration
-	maxAge   time.Duration
 
 	mu      sync.Mutex
-	pending []*batchedRead // reads waiting in the open window
-	walks   map[string]*sharedWalk
+	pending []*batchedRead               // reads waiting in the open window
+	walks   map[string]*sharedWalk       // the refresh's, by scope
+	running map[*sharedWalk]bool         // under way, dropped by a write or not
+	seen    map[string]*ExecutionContext // by every walk of this refresh
+	reading int                          // reads in flight, their GETs included
+	lastUse time.Time                    // when the last read ended or page came
 }
 
 // batchedRead is one waiting read; answer receives its context, or nil to
@@ -49,16 +61,20 @@ type batchedRead struct {
 	answer      chan *ExecutionContext
 }
 
-// sharedWalk is a walk of one scope ("" is the whole deployment) and what it
-// has seen so far.
+// sharedWalk is a batch walk of one scope ("" is the whole deployment).
 type sharedWalk struct {
 	scope   string
-	started time.Time
-	lastUse time.Time
-	seen    map[string]*ExecutionContext
 	waiting map[string][]*batchedRead
-	hits    int // reads answered from this walk
+	hits    int // reads of its scope answered, by its pages or what was seen
+	joined  int // reads of its scope that came while it ran
 	done    bool
+
+	// A probe: one waiting read sent to its GET, to learn whether the
+	// refresh has more reads than Terraform's slots, which wait on the walk.
+	probe       *batchedRead
+	probeJoined int       // joined when it was sent
+	probeEnded  time.Time // when its read ended; zero before
+	judgeFrom   int       // pages before which the walk is not judged again
 }
 
 func newReadBatcher(c *Client) *readBatcher {
@@ -67,8 +83,9 @@ func newReadBatcher(c *Client) *readBatcher {
 		window:   15 * time.Millisecond,
 		minBatch: 5,
 		idle:     2 * time.Second,
-		maxAge:   time.Minute,
 		walks:    map[string]*sharedWalk{},
+		running:  map[*sharedWalk]bool{},
+		seen:     map[string]*ExecutionContext{},
 	}
 }
 
@@ -88,6 +105,7 @@ func (c *Client) ReadExecutionContext(ctx context.Context, id, agentID string) (
 		agentID = ""
 	}
 	read := &batchedRead{id: id, agentID: agentID, answer: make(chan *ExecutionContext, 1)}
+	defer c.reads.end(read)
 	if ec := c.reads.join(ctx, read); ec != nil {
 		return ec, nil
 	}
@@ -97,38 +115,41 @@ func (c *Client) ReadExecutionContext(ctx context.Context, id, agentID string) (
 			return ec, nil
 		}
 	case <-ctx.Done():
+		c.reads.leave(read)
 		return nil, ctx.Err()
 	}
 	return c.GetExecutionContext(ctx, id)
 }
 
-// join answers read at once from a walk that has seen its context, or
-// queues it on a walk in progress or in the open window.
+// join answers read at once from what the refresh's walks have seen, or
+// queues it on a walk of its scope in progress or in the open window.
 func (b *readBatcher) join(ctx context.Context, read *batchedRead) *ExecutionContext {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	now := b.client.clock.Now()
-	scopes := []string{""}
-	if read.agentID != "" {
-		scopes = append(scopes, read.agentID)
+	b.reading++
+	if b.reading == 1 && b.client.clock.Now().Sub(b.lastUse) > b.idle && len(b.running) == 0 {
+		// The refresh is over. One refresh may read several scopes, one
+		// waiting while another's pages come, and GET what its walks did not
+		// see, at the rate limit: it lasts while reads of any scope are in
+		// flight or keep coming.
+		clear(b.walks)
+		clear(b.seen)
 	}
-	var walks []*sharedWalk
-	for _, scope := range scopes {
-		w := b.walks[scope]
-		if w == nil {
-			continue
+	var walks []*sharedWalk // those whose scope holds the context
+	for _, scope := range []string{"", read.agentID} {
+		if w := b.walks[scope]; w != nil && !slices.Contains(walks, w) {
+			walks = append(walks, w)
 		}
-		if now.Sub(w.lastUse) > b.idle || now.Sub(w.started) > b.maxAge {
-			delete(b.walks, scope)
-			continue
-		}
-		w.lastUse = now
-		if ec, ok := w.seen[read.id]; ok {
+	}
+	for _, w := range walks {
+		w.joined++
+	}
+	if ec, ok := b.seen[read.id]; ok {
+		for _, w := range walks {
 			w.hits++
-			copied := *ec
-			return &copied
 		}
-		walks = append(walks, w)
+		copied := *ec
+		return &copied
 	}
 	for _, w := range walks {
 		if !w.done {
@@ -147,8 +168,61 @@ func (b *readBatcher) join(ctx context.Context, read *batchedRead) *ExecutionCon
 	return nil
 }
 
+// end marks the end of a read, answered or failed.
+func (b *readBatcher) end(read *batchedRead) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.reading--
+	b.lastUse = b.client.clock.Now()
+	for w := range b.running {
+		if w.probe == read {
+			w.probeEnded = b.lastUse
+		}
+	}
+}
+
+// leave takes back a read whose caller stopped waiting, so that it no
+// longer counts as one the walk is answering.
+func (b *readBatcher) leave(read *batchedRead) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for w := range b.running {
+		reads := w.waiting[read.id]
+		if i := slices.Index(reads, read); i >= 0 {
+			if reads = slices.Delete(reads, i, i+1); len(reads) == 0 {
+				delete(w.waiting, read.id)
+			} else {
+				w.waiting[read.id] = reads
+			}
+		}
+	}
+}
+
+// saw keeps the contexts of a page any walk read, to answer reads, and
+// answers the reads waiting for them on the batch walks under way.
+func (b *readBatcher) saw(page []ExecutionContext) {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.lastUse = b.client.clock.Now()
+	for i := range page {
+		ec := &page[i]
+		b.seen[ec.ID] = ec
+		for w := range b.running {
+			for _, r := range w.waiting[ec.ID] {
+				copied := *ec
+				r.answer <- &copied
+				w.hits++
+			}
+			delete(w.waiting, ec.ID)
+		}
+	}
+}
+
 // closeWindow waits out the window, then sends the reads gathered in it to
-// GETs, or to a new walk when they are enough to pay for one.
+// GETs, or to new walks when they are enough to pay for one.
 func (b *readBatcher) closeWindow(ctx context.Context) {
 	_ = b.client.clock.SleepUntil(ctx, b.client.clock.Now().Add(b.window))
 	b.mu.Lock()
@@ -161,45 +235,39 @@ func (b *readBatcher) closeWindow(ctx context.Context) {
 		}
 		return
 	}
-	scope := reads[0].agentID
+	// One walk per agent the reads name, and one of the whole deployment
+	// for those that name none: each reads only what the state holds.
+	byScope := map[string][]*batchedRead{}
 	for _, r := range reads {
-		if r.agentID != scope {
-			scope = ""
+		byScope[r.agentID] = append(byScope[r.agentID], r)
+	}
+	for scope, group := range byScope {
+		w := &sharedWalk{scope: scope, waiting: map[string][]*batchedRead{}}
+		for _, r := range group {
+			w.waiting[r.id] = append(w.waiting[r.id], r)
 		}
+		b.walks[scope] = w
+		b.running[w] = true
+		go b.walk(ctx, w)
 	}
-	now := b.client.clock.Now()
-	w := &sharedWalk{scope: scope, started: now, lastUse: now, seen: map[string]*ExecutionContext{}, waiting: map[string][]*batchedRead{}}
-	for _, r := range reads {
-		w.waiting[r.id] = append(w.waiting[r.id], r)
-	}
-	b.walks[scope] = w
 	b.mu.Unlock()
-	b.walk(ctx, w)
 }
 
-// walk reads the scope's pages and answers the waiting reads as their
-// contexts arrive. It gives up once its pages have cost more requests than
-// the GETs they saved or still may (the reads waiting on it), plus two: a
-// big deployment with few managed contexts is then no slower to refresh
-// than with GETs.
+// walk reads the scope's pages, whose contexts saw hands to the reads
+// waiting for them, until the last page or until wasteful says its pages do
+// not pay.
 func (b *readBatcher) walk(ctx context.Context, w *sharedWalk) {
 	walked := 0
-	failed := false
-	for ec, err := range b.client.ExecutionContexts(ctx, WalkInput{AgentID: w.scope}) {
+	for _, err := range b.client.ExecutionContexts(ctx, WalkInput{AgentID: w.scope}) {
 		if err != nil {
-			failed = true
 			break
 		}
 		walked++
-		b.mu.Lock()
-		w.seen[ec.ID] = ec
-		for _, r := range w.waiting[ec.ID] {
-			copied := *ec
-			r.answer <- &copied
-			w.hits++
+		if walked%DefaultPageSize != 0 {
+			continue
 		}
-		delete(w.waiting, ec.ID)
-		wasteful := walked%DefaultPageSize == 0 && walked/DefaultPageSize > w.hits+len(w.waiting)+2
+		b.mu.Lock()
+		wasteful := b.wasteful(w, walked/DefaultPageSize)
 		b.mu.Unlock()
 		if wasteful {
 			break
@@ -208,20 +276,59 @@ func (b *readBatcher) walk(ctx context.Context, w *sharedWalk) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	w.done = true
+	delete(b.running, w)
+	b.lastUse = b.client.clock.Now()
 	for _, reads := range w.waiting {
 		for _, r := range reads {
 			r.answer <- nil
 		}
 	}
 	w.waiting = nil
-	if failed && b.walks[w.scope] == w {
-		delete(b.walks, w.scope)
-	}
 }
 
-// forget drops every walk: a write through this client may have changed any
-// context they hold. Reads already waiting on a walk are still answered by
-// it; they began before the write.
+// wasteful judges a walk after its pages-th page. Callers hold mu.
+//
+// Terraform waits for each read before it sends the next of that slot, so
+// while a walk's pages are still to come, the reads waiting on it are at
+// most -parallelism whatever the size of the refresh: a refresh of 10,000
+// contexts and one of ten in a big deployment look alike. So when its pages
+// outnumber the reads answered and waiting (plus two), the walk sends one
+// waiting read to its GET: if the refresh brings another read once that one
+// is answered, it is bigger than its slots, and the walk goes on, judged
+// again when its pages have grown fourfold; if none comes, the refresh has
+// no more reads for it, and it stops. A refresh of a few contexts in a big
+// scope then costs their GETs plus the pages of the read burst, one that
+// pays a probe GET or two (at 13 and 52 pages). A refresh of more contexts than its slots in a
+// scope of over a hundred times as many is the case this cannot tell from a
+// big one: batch_reads = false is for it.
+func (b *readBatcher) wasteful(w *sharedWalk, pages int) bool {
+	if pages <= w.hits+len(w.waiting)+2 || pages < w.judgeFrom {
+		return false
+	}
+	now := b.client.clock.Now()
+	switch {
+	case w.probe == nil:
+		for id, reads := range w.waiting {
+			w.probe, w.probeJoined, w.probeEnded = reads[0], w.joined, time.Time{}
+			if w.waiting[id] = reads[1:]; len(reads) == 1 {
+				delete(w.waiting, id)
+			}
+			w.probe.answer <- nil
+			return false
+		}
+		return true // nobody waits: nothing left to answer
+	case w.probeEnded.IsZero() || now.Sub(w.probeEnded) < b.idle/2:
+		return false // give Terraform time to send the slot's next read
+	case w.joined > w.probeJoined:
+		w.probe, w.judgeFrom = nil, 4*pages
+		return false
+	}
+	return true
+}
+
+// forget drops every walk and what they saw: a write through this client
+// may have changed any context. Reads already waiting on a walk are still
+// answered by it; they began before the write.
 func (b *readBatcher) forget() {
 	if b == nil {
 		return
@@ -229,4 +336,5 @@ func (b *readBatcher) forget() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	clear(b.walks)
+	clear(b.seen)
 }

@@ -88,6 +88,9 @@ func (w *walker) page(ctx context.Context, offset int) (*ExecutionContextPage, e
 			w.limit = w.in.PageSize
 			continue
 		}
+		if err == nil {
+			w.client.reads.saw(page.Data)
+		}
 		return page, err
 	}
 }
