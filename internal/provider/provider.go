@@ -28,6 +28,9 @@ import (
 const (
 	envAPIKey  = "WACHT_API_KEY"
 	envBaseURL = "WACHT_API_URL"
+	// envRateBudget = "process" paces each provider process alone, at fixed
+	// limits, as before budgets were shared: for comparisons and as a way out.
+	envRateBudget = "WACHT_RATE_BUDGET"
 
 	defaultMaxRetries     = 5
 	defaultRequestTimeout = 60 * time.Second
@@ -177,19 +180,25 @@ func (p *wachtProvider) Configure(ctx context.Context, req provider.ConfigureReq
 		maxRetries = cfg.MaxRetries.ValueInt64()
 	}
 	limits := p.limits(ctx, cfg.RateLimits, resp)
+	budget := os.Getenv(envRateBudget)
+	if budget != "" && budget != "machine" && budget != "process" {
+		resp.Diagnostics.AddError("Invalid "+envRateBudget,
+			fmt.Sprintf("%s is %q; use \"machine\" (the default: one rate budget per API key on this machine) or \"process\" (each run paces only itself).", envRateBudget, budget))
+	}
 	if resp.Diagnostics.HasError() {
 		return
 	}
 
 	client, err := wacht.New(wacht.Config{
-		BaseURL:        baseURL,
-		APIKey:         apiKey,
-		UserAgent:      fmt.Sprintf("terraform-provider-wacht/%s Terraform/%s", p.version, req.TerraformVersion),
-		MaxRetries:     int(maxRetries),
-		RequestTimeout: timeout,
-		Limits:         &limits,
-		Logger:         tflogLogger{},
-		Detach:         outliveRPC,
+		BaseURL:          baseURL,
+		APIKey:           apiKey,
+		UserAgent:        fmt.Sprintf("terraform-provider-wacht/%s Terraform/%s", p.version, req.TerraformVersion),
+		MaxRetries:       int(maxRetries),
+		RequestTimeout:   timeout,
+		Limits:           &limits,
+		PerProcessBudget: budget == "process",
+		Logger:           tflogLogger{},
+		Detach:           outliveRPC,
 		// Batching is on unless switched off.
 		DisableReadBatching: !cfg.BatchReads.IsNull() && !cfg.BatchReads.ValueBool(),
 	})
