@@ -110,8 +110,9 @@ func (p *wachtProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp
 			},
 			"max_retries": schema.Int64Attribute{
 				Optional: true,
-				MarkdownDescription: fmt.Sprintf("How many times a request is retried after a 429 answer, or after a server or "+
-					"network error when repeating it is safe (never for a create). Defaults to %d.", defaultMaxRetries),
+				MarkdownDescription: fmt.Sprintf("How many times a request is retried after a server or network error when "+
+					"repeating it is safe (never for a create). 429 answers (rate limit exceeded) do not count: they are waited "+
+					"out, as the API asks, for as long as the operation's timeout allows. Defaults to %d.", defaultMaxRetries),
 				Validators: []validator.Int64{int64validator.Between(0, 50)},
 			},
 			"request_timeout": schema.StringAttribute{
@@ -127,9 +128,12 @@ func (p *wachtProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp
 			},
 			"rate_limits": schema.SingleNestedAttribute{
 				Optional: true,
-				MarkdownDescription: "Client-side rate limits, shared by every resource of this provider, so that a plan or " +
-					"destroy of many contexts stays under the API's limits instead of bouncing off 429 answers. The defaults are " +
-					"the documented limits; raise them for accounts on other plans.",
+				MarkdownDescription: "Client-side rate limits, so that a plan or destroy of many contexts stays under the API's " +
+					"limits instead of bouncing off 429 answers. The API limits per key: every run on this machine with the same " +
+					"API key and base URL draws on one budget, kept in the user cache directory, and a 429 answer lowers the rate " +
+					"the provider allows itself until it climbs back, never above these limits. The defaults are the documented " +
+					"limits; raise them only as far as your Wacht plan allows. Limits above the plan's do not fail a run, but " +
+					"cost 429 answers and gain no speed.",
 				Attributes: map[string]schema.Attribute{
 					"read":   rate("list and get", documented.Read),
 					"create": rate("create", documented.Create),

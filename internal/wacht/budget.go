@@ -18,7 +18,7 @@ import (
 const (
 	cutFactor       = 0.5
 	minRateFraction = 1.0 / 32
-	recoveryPeriod  = 10 * time.Minute
+	recoveryPeriod  = 3 * time.Minute
 )
 
 // maxAhead bounds how far into the future a stored bucket may be booked. A
@@ -105,24 +105,32 @@ func (b *bucket) release(now time.Time, cfg Rate, adaptive bool) {
 }
 
 // refused takes in a 429 at now for a request sent at sent; a per-process
-// budget does not adapt and ignores it. The rate is cut
-// once per round: a 429 for a request sent before the last cut tells
-// nothing new. Nothing more is booked until the server's retryAfter has
-// passed, so the requests queued behind this one do not run into the same
-// refusal.
+// budget does not adapt and ignores it. The rate is cut once per round: a 429
+// for a request sent before the last cut tells nothing new. A cut voids the
+// bookings made before it (wait books those again, at the new rate) and
+// starts the schedule afresh once the server's retryAfter has passed; any
+// 429 keeps new bookings back until then, so the requests queued behind this
+// one do not run into the same refusal.
 func (b *bucket) refused(now, sent time.Time, retryAfter time.Duration, cfg Rate, adaptive bool) {
 	if !adaptive {
 		return
 	}
-	if sent.UnixNano() > b.CutAt {
-		floor := cfg.PerMinute * minRateFraction
-		b.Cut = max(b.allowed(now, cfg, adaptive)*cutFactor, floor)
+	cut := sent.UnixNano() > b.CutAt
+	if cut {
+		b.Cut = max(b.allowed(now, cfg, adaptive)*cutFactor, cfg.PerMinute*minRateFraction)
 		b.CutAt = now.UnixNano()
 	}
-	if retryAfter > 0 {
-		// Due at now+retryAfter: Next less the tolerance is the due time.
-		t := interval(b.allowed(now, cfg, adaptive))
-		tau := time.Duration(tolerance(cfg)-1) * t
-		b.Next = max(b.Next, now.Add(retryAfter+tau).UnixNano())
+	// Due at now+pause: Next less the tolerance is the due time.
+	t := interval(b.allowed(now, cfg, adaptive))
+	tau := time.Duration(tolerance(cfg)-1) * t
+	resume := now.Add(max(retryAfter, t) + tau).UnixNano()
+	if cut {
+		b.Next = resume
+	} else {
+		b.Next = max(b.Next, resume)
 	}
 }
+
+// cutSince reports whether the rate was cut after t, voiding a booking made
+// at t.
+func (b bucket) cutSince(t time.Time) bool { return b.CutAt > t.UnixNano() }

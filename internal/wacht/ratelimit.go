@@ -126,41 +126,52 @@ func (st *budgetState) bucket(op Operation, now time.Time) bucket {
 }
 
 // wait books a request of op and sleeps until it is due, then returns the
-// time it was due, which is when it is sent. The booking is given back when ctx ends first, so a cancelled caller
-// does not hold up the others.
+// time it was due, which is when it is sent. A booking that a 429 voided
+// while it slept is made again. The booking is given back when ctx ends
+// first, so a cancelled caller does not hold up the others.
 func (s *limiterSet) wait(ctx context.Context, clock Clock, log Logger, op Operation) (time.Time, error) {
-	if err := ctx.Err(); err != nil {
-		return time.Time{}, err
-	}
 	cfg := s.limits.of(op)
-	now := clock.Now()
-	if cfg.PerMinute <= 0 {
-		return now, nil
-	}
-	var due time.Time
-	err := s.update(ctx, log, func(st *budgetState) {
-		b := st.bucket(op, now)
-		due = b.reserve(now, cfg, s.adaptive)
-		st.Buckets[op.String()] = b
-	})
-	if err != nil {
-		return time.Time{}, err
-	}
-	if !due.After(now) {
-		return now, nil
-	}
-	if err := clock.SleepUntil(ctx, due); err != nil {
-		// The release must not be cut short by the context that just ended.
-		giveBack, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-		defer cancel()
-		_ = s.update(giveBack, log, func(st *budgetState) {
-			b := st.bucket(op, clock.Now())
-			b.release(clock.Now(), cfg, s.adaptive)
+	for {
+		if err := ctx.Err(); err != nil {
+			return time.Time{}, err
+		}
+		booked := clock.Now()
+		if cfg.PerMinute <= 0 {
+			return booked, nil
+		}
+		var due time.Time
+		err := s.update(ctx, log, func(st *budgetState) {
+			b := st.bucket(op, booked)
+			due = b.reserve(booked, cfg, s.adaptive)
 			st.Buckets[op.String()] = b
 		})
-		return time.Time{}, err
+		if err != nil {
+			return time.Time{}, err
+		}
+		if !due.After(booked) {
+			return booked, nil
+		}
+		if err := clock.SleepUntil(ctx, due); err != nil {
+			// The release must not be cut short by the context that just ended.
+			giveBack, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+			defer cancel()
+			_ = s.update(giveBack, log, func(st *budgetState) {
+				b := st.bucket(op, clock.Now())
+				b.release(clock.Now(), cfg, s.adaptive)
+				st.Buckets[op.String()] = b
+			})
+			return time.Time{}, err
+		}
+		voided := false
+		if s.adaptive {
+			if err := s.update(ctx, log, func(st *budgetState) { voided = st.bucket(op, due).cutSince(booked) }); err != nil {
+				return time.Time{}, err
+			}
+		}
+		if !voided {
+			return due, nil
+		}
 	}
-	return due, nil
 }
 
 // refused tells the budget that a request of op sent at sent was answered
