@@ -342,29 +342,31 @@ func TestAdaptiveRateCutsAndClimbs(t *testing.T) {
 	if got := b.allowed(start, cfg, true); got != 50 {
 		t.Fatalf("allowed %v before any 429, want the configured 50", got)
 	}
+	cut := 50 * cutFactor
 	b.refused(at(0), at(-time.Second), 0, cfg, true)
-	if got := b.allowed(at(0), cfg, true); got != 25 {
-		t.Errorf("allowed %v after a 429, want 25", got)
+	if got := b.allowed(at(0), cfg, true); got != cut {
+		t.Errorf("allowed %v after a 429, want %v", got, cut)
 	}
 	// Refusals of requests sent before the cut are the same round.
 	b.refused(at(time.Second), at(0), 0, cfg, true)
-	if got, want := b.allowed(at(time.Second), cfg, true), 25+50.0/600; math.Abs(got-want) > 1e-9 {
+	if got, want := b.allowed(at(time.Second), cfg, true), cut+50/recoveryPeriod.Seconds(); math.Abs(got-want) > 1e-9 {
 		t.Errorf("allowed %v a second after the cut, want %v: one cut and a second's climb", got, want)
 	}
-	// Climbs by the configured rate every recoveryPeriod: half of it in half.
-	if got := b.allowed(at(recoveryPeriod/4), cfg, true); got != 25+12.5 {
-		t.Errorf("allowed %v a quarter period on, want 37.5", got)
+	// Climbs by the configured rate every recoveryPeriod: a tenth of it in a
+	// tenth.
+	if got, want := b.allowed(at(recoveryPeriod/10), cfg, true), cut+5; math.Abs(got-want) > 1e-9 {
+		t.Errorf("allowed %v a tenth of a period on, want %v", got, want)
 	}
 	if got := b.allowed(at(recoveryPeriod), cfg, true); got != 50 {
 		t.Errorf("allowed %v a period on, want the configured 50, never more", got)
 	}
 	// Never below the floor, however many rounds.
-	for i := range 20 {
+	for i := range 40 {
 		now := at(time.Duration(i+2) * time.Second)
 		b.refused(now, now, 0, cfg, true)
 	}
 	if got := b.allowed(b.cutTime(), cfg, true); got != 50*minRateFraction {
-		t.Errorf("allowed %v after 20 cuts, want the floor %v", got, 50*minRateFraction)
+		t.Errorf("allowed %v after 40 cuts, want the floor %v", got, 50*minRateFraction)
 	}
 }
 
@@ -378,10 +380,11 @@ func TestRateLimitedAnswersSlowTheBudget(t *testing.T) {
 	s := budgetAt(t, "acct")
 	book(t, s, clock, 4) // the burst
 	s.refused(context.Background(), clock, nopLogger{}, OpDelete, clock.Now(), 3*time.Second)
-	// Nothing before the 3 s the server asked for, then one each 2.4 s (25 a
-	// minute).
+	// Nothing before the 3 s the server asked for, then one each interval
+	// at the cut rate.
 	got := book(t, s, clock, 3)
-	if want := []time.Duration{3 * time.Second, 5400 * time.Millisecond, 7800 * time.Millisecond}; !slices.Equal(got, want) {
+	step := interval(50 * cutFactor)
+	if want := []time.Duration{3 * time.Second, 3*time.Second + step, 3*time.Second + 2*step}; !slices.Equal(got, want) {
 		t.Errorf("due at %v after a 429, want %v", got, want)
 	}
 	clock.now = clock.now.Add(recoveryPeriod)
@@ -483,5 +486,45 @@ func TestRateLimitedWaitsAreJittered(t *testing.T) {
 		if got := clock.sleeps(start); len(got) != 1 || got[0] != tc.want {
 			t.Errorf("jitter %v: slept %v, want [%v]", tc.jitter, got, tc.want)
 		}
+	}
+}
+
+// hookClock is a fakeClock that runs hook once, at the first sleep, before
+// the sleep ends.
+type hookClock struct {
+	*fakeClock
+	hook func()
+}
+
+func (c *hookClock) SleepUntil(ctx context.Context, t time.Time) error {
+	if c.hook != nil {
+		hook := c.hook
+		c.hook = nil
+		hook()
+	}
+	return c.fakeClock.SleepUntil(ctx, t)
+}
+
+// A request booked before a cut, at the old rate, is booked again when it
+// wakes: it goes after the server's wait, not into the refusal.
+func TestCutVoidsEarlierBookings(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	s := budgetAt(t, "acct")
+	clock := &hookClock{fakeClock: newFakeClock()}
+	start := clock.Now()
+	book(t, s, clock.fakeClock, 4) // the burst, due at once
+	clock.hook = func() {
+		// While the fifth sleeps, another request is answered 429.
+		clock.now = clock.now.Add(100 * time.Millisecond)
+		s.refused(context.Background(), clock, nopLogger{}, OpDelete, clock.now, 2*time.Second)
+	}
+	due, err := s.wait(context.Background(), clock, nopLogger{}, OpDelete)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The rate has climbed a little since the cut, so the schedule is a
+	// little ahead of the server's 2 s.
+	if got, want := due.Sub(start), 2100*time.Millisecond; got < want || got > want+100*time.Millisecond {
+		t.Errorf("booked before the cut for +1.2s, sent at +%v, want soon after +%v", got, want)
 	}
 }
