@@ -522,8 +522,8 @@ func TestCutVoidsEarlierBookings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The rate has climbed a little since the cut, so the schedule is a
-	// little ahead of the server's 2 s.
+	// The rate has climbed a little since the cut, which moves the schedule
+	// a little past the server's 2 s.
 	if got, want := due.Sub(start), 2100*time.Millisecond; got < want || got > want+100*time.Millisecond {
 		t.Errorf("booked before the cut for +1.2s, sent at +%v, want soon after +%v", got, want)
 	}
