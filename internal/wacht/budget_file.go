@@ -23,6 +23,8 @@ type budgetFile struct {
 	account string
 	path    string // the state, JSON
 	lock    *flock.Flock
+	// patience is how long the lock is waited for: lockPatience.
+	patience time.Duration
 }
 
 // budgetDir is where budget files live: the user cache dir, which
@@ -53,9 +55,10 @@ func openBudgetFile(ctx context.Context, account string) (*budgetFile, error) {
 		return nil, err
 	}
 	f := &budgetFile{
-		account: account,
-		path:    filepath.Join(dir, account+".json"),
-		lock:    flock.New(filepath.Join(dir, account+".lock"), flock.SetPermissions(0o600)),
+		account:  account,
+		path:     filepath.Join(dir, account+".json"),
+		lock:     flock.New(filepath.Join(dir, account+".lock"), flock.SetPermissions(0o600)),
+		patience: lockPatience,
 	}
 	if err := f.update(ctx, func(*budgetState) {}); err != nil {
 		return nil, err
@@ -64,15 +67,24 @@ func openBudgetFile(ctx context.Context, account string) (*budgetFile, error) {
 }
 
 // lockRetry is how often a lock held by another process is tried again. The
-// lock is held for one read and one write of a small file.
-const lockRetry = time.Millisecond
+// lock is held for one read and one write of a small file, so one held for
+// lockPatience belongs to a process that is stuck: the file is then given up.
+const (
+	lockRetry    = time.Millisecond
+	lockPatience = 5 * time.Second
+)
 
 // update applies fn to the stored state under the file lock. A file that is
 // missing, unreadable as a budget, of another version or another account
 // starts over from an empty budget.
 func (f *budgetFile) update(ctx context.Context, fn func(*budgetState)) error {
+	lockCtx, cancel := context.WithTimeout(ctx, f.patience)
+	defer cancel()
 	// The lock is taken when no error comes back.
-	if _, err := f.lock.TryLockContext(ctx, lockRetry); err != nil {
+	if _, err := f.lock.TryLockContext(lockCtx, lockRetry); err != nil {
+		if ctx.Err() == nil {
+			return fmt.Errorf("%s held by another process for over %v", f.lock.Path(), f.patience)
+		}
 		return err
 	}
 	defer func() { _ = f.lock.Unlock() }()

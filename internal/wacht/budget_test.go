@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gofrs/flock"
 )
 
 // deleteOnly limits deletes to the documented 50 a minute, burst 5, and
@@ -526,5 +528,32 @@ func TestCutVoidsEarlierBookings(t *testing.T) {
 	// a little past the server's 2 s.
 	if got, want := due.Sub(start), 2100*time.Millisecond; got < want || got > want+100*time.Millisecond {
 		t.Errorf("booked before the cut for +1.2s, sent at +%v, want soon after +%v", got, want)
+	}
+}
+
+// A lock that another process holds far longer than a read and a write
+// (it is stuck) makes this one go on alone rather than wait with it.
+func TestStuckLockHolderIsLeftBehind(t *testing.T) {
+	cache := t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", cache)
+	clock := frozenClock()
+	s := budgetAt(t, "acct")
+	first := book(t, s, clock, 2)
+	stuck := flock.New(filepath.Join(cache, "terraform-provider-wacht", "rate-budget", "acct.lock"))
+	if err := stuck.Lock(); err != nil {
+		t.Fatal(err)
+	}
+	defer stuck.Close()
+	s.file.patience = 20 * time.Millisecond
+	log := &debugLines{}
+	due, err := s.wait(context.Background(), clock, log, OpDelete)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := append(first, due.Sub(clock.Now())), schedule(0, 3); !slices.Equal(got, want) {
+		t.Errorf("due at %v, want %v", got, want)
+	}
+	if n := log.count(aloneLine); n != 1 {
+		t.Errorf("%d debug lines about the file, want 1", n)
 	}
 }
