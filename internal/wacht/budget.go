@@ -106,7 +106,8 @@ func (b *bucket) release(now time.Time, cfg Rate, adaptive bool) {
 	b.Next = max(b.Next-int64(t), now.UnixNano())
 }
 
-// refused takes in a 429 at now for a request sent at sent; a per-process
+// refused takes in a 429 at now for a request sent at sent, which waits
+// retryAfter (the server's wait, jittered) before it is repeated; a per-process
 // budget does not adapt and ignores it. The rate is cut once per round: a 429
 // for a request sent before the last cut tells nothing new. A cut voids the
 // bookings made before it (wait books those again, at the new rate) and

@@ -230,7 +230,7 @@ func (c *Client) do(ctx context.Context, req request, out any) error {
 				return fmt.Errorf("%s %s: %w (after %d attempts)", req.method, req.path, err, attempt)
 			}
 			retries++
-			if err := c.wait(ctx, req, retries, 0, err.Error()); err != nil {
+			if err := c.wait(ctx, req, retries, c.pause(retries, 0), err.Error()); err != nil {
 				return err
 			}
 			continue
@@ -241,14 +241,17 @@ func (c *Client) do(ctx context.Context, req request, out any) error {
 		apiErr := parseError(req.method, req.path, status, header, body, c.clock.Now())
 		apiErr.Attempts = attempt
 		if status == http.StatusTooManyRequests {
-			c.limiters.refused(ctx, c.clock, c.log, req.op, sent, apiErr.RetryAfter)
 			if refusals++; refusals == 1 {
 				firstRefusal = c.clock.Now()
 			}
 			if _, ok := ctx.Deadline(); !ok && c.clock.Now().Sub(firstRefusal) >= rateLimitPatience {
 				return apiErr
 			}
-			if err := c.wait(ctx, req, refusals, apiErr.RetryAfter, apiErr.Error()); err != nil {
+			// The budget holds back this process's other requests of the
+			// kind as long as this one waits.
+			d := c.pause(refusals, apiErr.RetryAfter)
+			c.limiters.refused(ctx, c.clock, c.log, req.op, sent, d)
+			if err := c.wait(ctx, req, refusals, d, apiErr.Error()); err != nil {
 				return fmt.Errorf("%w: %w", err, apiErr)
 			}
 			continue
@@ -260,25 +263,27 @@ func (c *Client) do(ctx context.Context, req request, out any) error {
 			return apiErr
 		}
 		retries++
-		if err := c.wait(ctx, req, retries, apiErr.RetryAfter, apiErr.Error()); err != nil {
+		if err := c.wait(ctx, req, retries, c.pause(retries, apiErr.RetryAfter), apiErr.Error()); err != nil {
 			return err
 		}
 	}
 }
 
-// wait sleeps before the n-th repeat of req: the server's Retry-After when
-// it gave one, else exponential backoff, capped at maxWait. Either gets
-// jitter, so the clients the server turned away together do not come back
-// together and be turned away again.
-func (c *Client) wait(ctx context.Context, req request, n int, retryAfter time.Duration, reason string) error {
-	var d time.Duration
+// pause is the wait before the n-th repeat of a request: the server's
+// Retry-After when it gave one, else exponential backoff, capped at maxWait.
+// Either gets jitter, so the clients the server turned away together do not
+// come back together and be turned away again.
+func (c *Client) pause(n int, retryAfter time.Duration) time.Duration {
 	if retryAfter > 0 {
-		d = min(retryAfter, c.maxWait)
-		d += time.Duration(c.jitter() * float64(d) / 2)
-	} else {
-		backoff := time.Second << min(n-1, 16)
-		d = min(backoff/2+time.Duration(c.jitter()*float64(backoff/2)), c.maxWait)
+		d := min(retryAfter, c.maxWait)
+		return d + time.Duration(c.jitter()*float64(d)/2)
 	}
+	backoff := time.Second << min(n-1, 16)
+	return min(backoff/2+time.Duration(c.jitter()*float64(backoff/2)), c.maxWait)
+}
+
+// wait sleeps d before the n-th repeat of req.
+func (c *Client) wait(ctx context.Context, req request, n int, d time.Duration, reason string) error {
 	c.log.Debug(ctx, "retrying Wacht API request", map[string]any{
 		"method": req.method, "path": req.path, "retry": n, "wait": d.String(), "reason": reason,
 	})
