@@ -110,10 +110,13 @@ func (f *budgetFile) update(ctx context.Context, fn func(*budgetState)) error {
 func (f *budgetFile) read() (budgetState, error) {
 	var st budgetState
 	data, err := os.ReadFile(f.path)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return newBudgetState(f.account), nil
+	case err != nil:
 		return st, err
 	}
-	if err != nil || json.Unmarshal(data, &st) != nil || st.Version != budgetVersion || st.Account != f.account || st.Buckets == nil {
+	if json.Unmarshal(data, &st) != nil || st.Version != budgetVersion || st.Account != f.account || st.Buckets == nil {
 		return newBudgetState(f.account), nil
 	}
 	return st, nil
