@@ -116,7 +116,9 @@ func (f *budgetFile) read() (budgetState, error) {
 	case err != nil:
 		return st, err
 	}
-	if json.Unmarshal(data, &st) != nil || st.Version != budgetVersion || st.Account != f.account || st.Buckets == nil {
+	// Torn, foreign or of another version: replaced, not an error.
+	ours := json.Unmarshal(data, &st) == nil && st.Version == budgetVersion && st.Account == f.account && st.Buckets != nil
+	if !ours {
 		return newBudgetState(f.account), nil
 	}
 	return st, nil
