@@ -30,6 +30,9 @@ import (
 const (
 	envAPIKey  = "WACHT_API_KEY"
 	envBaseURL = "WACHT_API_URL"
+	// envRateBudget = "process" paces each provider process alone, at fixed
+	// limits, as before budgets were shared: for comparisons and as a way out.
+	envRateBudget = "WACHT_RATE_BUDGET"
 
 	defaultMaxRetries     = 5
 	defaultRequestTimeout = 60 * time.Second
@@ -123,8 +126,9 @@ func (p *wachtProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp
 			},
 			"max_retries": schema.Int64Attribute{
 				Optional: true,
-				MarkdownDescription: fmt.Sprintf("How many times a request is retried after a 429 answer, or after a server or "+
-					"network error when repeating it is safe (never for a create). Defaults to %d.", defaultMaxRetries),
+				MarkdownDescription: fmt.Sprintf("How many times a request is retried after a server or network error when "+
+					"repeating it is safe (never for a create). 429 answers (rate limit exceeded) do not count: they are waited "+
+					"out, as the API asks, for as long as the operation's timeout allows. Defaults to %d.", defaultMaxRetries),
 				Validators: []validator.Int64{int64validator.Between(0, 50)},
 			},
 			"request_timeout": schema.StringAttribute{
@@ -140,9 +144,12 @@ func (p *wachtProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp
 			},
 			"rate_limits": schema.SingleNestedAttribute{
 				Optional: true,
-				MarkdownDescription: "Client-side rate limits, shared by every resource of this provider, so that a plan or " +
-					"destroy of many contexts stays under the API's limits instead of bouncing off 429 answers. The defaults are " +
-					"the documented limits; raise them for accounts on other plans.",
+				MarkdownDescription: "Client-side rate limits, so that a plan or destroy of many contexts stays under the API's " +
+					"limits instead of bouncing off 429 answers. The API limits per key: every run on this machine with the same " +
+					"API key and base URL draws on one budget, kept in the user cache directory, and a 429 answer lowers the rate " +
+					"the provider allows itself until it climbs back, never above these limits. The defaults are the documented " +
+					"limits; raise them only as far as your Wacht plan allows. Limits above the plan's do not fail a run, but " +
+					"cost 429 answers and gain no speed.",
 				Attributes: map[string]schema.Attribute{
 					"read":   rate("list and get", documented.Read),
 					"create": rate("create", documented.Create),
@@ -193,20 +200,26 @@ func (p *wachtProvider) Configure(ctx context.Context, req provider.ConfigureReq
 		maxRetries = cfg.MaxRetries.ValueInt64()
 	}
 	limits := p.limits(ctx, cfg.RateLimits, resp)
+	budget := os.Getenv(envRateBudget)
+	if budget != "" && budget != "machine" && budget != "process" {
+		resp.Diagnostics.AddError("Invalid "+envRateBudget,
+			fmt.Sprintf("%s is %q; use \"machine\" (the default: one rate budget per API key on this machine) or \"process\" (each run paces only itself).", envRateBudget, budget))
+	}
 	if resp.Diagnostics.HasError() {
 		return
 	}
 
 	client, err := wacht.New(wacht.Config{
-		BaseURL:        baseURL,
-		APIKey:         apiKey,
-		UserAgent:      fmt.Sprintf("terraform-provider-wacht/%s Terraform/%s", p.version, req.TerraformVersion),
-		MaxRetries:     int(maxRetries),
-		RequestTimeout: timeout,
-		Limits:         &limits,
-		Logger:         tflogLogger{},
-		Detach:         outliveRPC,
-		DeploymentID:   cfg.DeploymentID.ValueString(),
+		BaseURL:          baseURL,
+		APIKey:           apiKey,
+		UserAgent:        fmt.Sprintf("terraform-provider-wacht/%s Terraform/%s", p.version, req.TerraformVersion),
+		MaxRetries:       int(maxRetries),
+		RequestTimeout:   timeout,
+		Limits:           &limits,
+		PerProcessBudget: budget == "process",
+		Logger:           tflogLogger{},
+		Detach:           outliveRPC,
+		DeploymentID:     cfg.DeploymentID.ValueString(),
 		// Batching is on unless switched off.
 		DisableReadBatching: !cfg.BatchReads.IsNull() && !cfg.BatchReads.ValueBool(),
 	})

@@ -37,14 +37,22 @@ type Config struct {
 	// UserAgent is the product token sent first, e.g.
 	// "terraform-provider-wacht/1.2.0".
 	UserAgent string
-	// MaxRetries is how many times a retryable failure is retried.
+	// MaxRetries is how many times a server or network failure is retried
+	// when that is safe. 429 answers do not count: they are waited out for as
+	// long as the call's context allows.
 	MaxRetries int
 	// MaxRetryWait caps one wait between attempts; default 60s.
 	MaxRetryWait time.Duration
 	// RequestTimeout bounds one attempt; default 60s.
 	RequestTimeout time.Duration
 	// Limits are the client-side rate limits; nil means DocumentedLimits.
+	// By default they are spent from one budget per machine, kept in a file
+	// under the user cache dir and shared by every process using the same
+	// base URL and key, and 429 answers lower the rate they allow.
 	Limits *Limits
+	// PerProcessBudget paces this process alone at Limits, without the
+	// shared file and without adapting to 429s.
+	PerProcessBudget bool
 	// HTTPClient defaults to a client with no overall timeout (attempts are
 	// bounded by RequestTimeout) that keeps a connection for each request in
 	// flight.
@@ -119,7 +127,7 @@ func New(cfg Config) (*Client, error) {
 		maxRetries: cfg.MaxRetries,
 		maxWait:    orDefault(cfg.MaxRetryWait, 60*time.Second),
 		timeout:    orDefault(cfg.RequestTimeout, 60*time.Second),
-		limiters:   sharedLimiterSet(base.String(), cfg.APIKey, limits),
+		limiters:   sharedLimiterSet(base.String(), cfg.APIKey, limits, cfg.PerProcessBudget),
 		http:       cfg.HTTPClient,
 		clock:      cfg.Clock,
 		log:        cfg.Logger,
@@ -212,8 +220,13 @@ type request struct {
 	probe bool
 }
 
+// rateLimitPatience bounds how long 429 answers are waited out for a call
+// whose context has no deadline of its own.
+const rateLimitPatience = 30 * time.Minute
+
 // do sends req, retrying as the contract allows, and decodes a 2xx body into
-// out when out is not nil.
+// out when out is not nil. A 429 was not carried out, so it is always
+// repeated, for as long as ctx allows, and never counts against maxRetries.
 func (c *Client) do(ctx context.Context, req request, out any) error {
 	var payload []byte
 	if req.body != nil {
@@ -222,8 +235,11 @@ func (c *Client) do(ctx context.Context, req request, out any) error {
 			return fmt.Errorf("encoding %s %s: %w", req.method, req.path, err)
 		}
 	}
+	retries, refusals := 0, 0
+	var firstRefusal time.Time
 	for attempt := 1; ; attempt++ {
-		if err := c.limiters.wait(ctx, c.clock, req.op); err != nil {
+		sent, err := c.limiters.wait(ctx, c.clock, c.log, req.op)
+		if err != nil {
 			return err
 		}
 		if req.sending != nil {
@@ -239,10 +255,11 @@ func (c *Client) do(ctx context.Context, req request, out any) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			if attempt > c.maxRetries {
+			if retries >= c.maxRetries {
 				return fmt.Errorf("%s %s: %w (after %d attempts)", req.method, req.path, err, attempt)
 			}
-			if err := c.wait(ctx, req, attempt, 0, err.Error()); err != nil {
+			retries++
+			if err := c.wait(ctx, req, retries, c.pause(retries, 0), err.Error()); err != nil {
 				return err
 			}
 			continue
@@ -264,30 +281,52 @@ func (c *Client) do(ctx context.Context, req request, out any) error {
 		if status == http.StatusNotFound && req.family != nil {
 			return c.notFound(ctx, req.family, apiErr)
 		}
-		retryable := status == http.StatusTooManyRequests || (status >= 500 && req.idempotent)
-		if !retryable || attempt > c.maxRetries {
+		if status == http.StatusTooManyRequests {
+			if refusals++; refusals == 1 {
+				firstRefusal = c.clock.Now()
+			}
+			if _, ok := ctx.Deadline(); !ok && c.clock.Now().Sub(firstRefusal) >= rateLimitPatience {
+				return apiErr
+			}
+			// The budget holds back this process's other requests of the
+			// kind as long as this one waits.
+			d := c.pause(refusals, apiErr.RetryAfter)
+			c.limiters.refused(ctx, c.clock, c.log, req.op, sent, d)
+			if err := c.wait(ctx, req, refusals, d, apiErr.Error()); err != nil {
+				return fmt.Errorf("%w: %w", err, apiErr)
+			}
+			continue
+		}
+		if status < 500 || !req.idempotent || retries >= c.maxRetries {
 			if status >= 500 && !req.idempotent {
 				return fmt.Errorf("%w: %w", ErrOutcomeUnknown, apiErr)
 			}
 			return apiErr
 		}
-		if err := c.wait(ctx, req, attempt, apiErr.RetryAfter, apiErr.Error()); err != nil {
+		retries++
+		if err := c.wait(ctx, req, retries, c.pause(retries, apiErr.RetryAfter), apiErr.Error()); err != nil {
 			return err
 		}
 	}
 }
 
-// wait sleeps before attempt+1: the server's Retry-After when it gave one,
-// else exponential backoff with equal jitter, capped at maxWait.
-func (c *Client) wait(ctx context.Context, req request, attempt int, retryAfter time.Duration, reason string) error {
-	d := retryAfter
-	if d <= 0 {
-		backoff := time.Second << min(attempt-1, 16)
-		d = backoff/2 + time.Duration(c.jitter()*float64(backoff/2))
+// pause is the wait before the n-th repeat of a request: the server's
+// Retry-After when it gave one, else exponential backoff, capped at maxWait.
+// Either gets jitter, so the clients the server turned away together do not
+// come back together and be turned away again.
+func (c *Client) pause(n int, retryAfter time.Duration) time.Duration {
+	if retryAfter > 0 {
+		d := min(retryAfter, c.maxWait)
+		return d + time.Duration(c.jitter()*float64(d)/2)
 	}
-	d = min(d, c.maxWait)
+	backoff := time.Second << min(n-1, 16)
+	return min(backoff/2+time.Duration(c.jitter()*float64(backoff/2)), c.maxWait)
+}
+
+// wait sleeps d before the n-th repeat of req.
+func (c *Client) wait(ctx context.Context, req request, n int, d time.Duration, reason string) error {
 	c.log.Debug(ctx, "retrying Wacht API request", map[string]any{
-		"method": req.method, "path": req.path, "attempt": attempt, "wait": d.String(), "reason": reason,
+		"method": req.method, "path": req.path, "retry": n, "wait": d.String(), "reason": reason,
 	})
 	return sleep(ctx, c.clock, d)
 }

@@ -193,10 +193,12 @@ func TestRateLimitedRequestsWaitAsTheServerSays(t *testing.T) {
 		body   string
 		want   time.Duration
 	}{
-		{"header", http.Header{"Retry-After": {"2"}}, "Rate limit exceeded. Retry after 9 seconds", 2 * time.Second},
-		{"text only (deployed quirk)", nil, "Rate limit exceeded. Retry after 9 seconds", 9 * time.Second},
+		// Jitter at 0.5 adds a quarter of the server's wait.
+		{"header", http.Header{"Retry-After": {"2"}}, "Rate limit exceeded. Retry after 9 seconds", 2500 * time.Millisecond},
+		{"text only (deployed quirk)", nil, "Rate limit exceeded. Retry after 9 seconds", 9 * time.Second * 5 / 4},
+		{"JSON body (newer backends)", nil, `{"errors":[{"message":"Rate limit exceeded. Retry after 4 seconds","code":429}]}`, 5 * time.Second},
 		{"neither: backoff with jitter", nil, "Rate limit exceeded", time.Second * 3 / 4},
-		{"capped", nil, "Rate limit exceeded. Retry after 3600 seconds", 60 * time.Second},
+		{"capped, then jittered", nil, "Rate limit exceeded. Retry after 3600 seconds", 75 * time.Second},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -223,13 +225,13 @@ func TestRateLimitedRequestsWaitAsTheServerSays(t *testing.T) {
 }
 
 func TestBackoffGrowsExponentiallyAndGivesUp(t *testing.T) {
-	rec := &recorder{answer: func(int, *http.Request) (int, http.Header, string) { return 429, nil, "Rate limit exceeded" }}
+	rec := &recorder{answer: func(int, *http.Request) (int, http.Header, string) { return 503, nil, "unavailable" }}
 	c, clock := newTestClient(t, rec, func(cfg *Config) { cfg.MaxRetries = 4 })
 	start := clock.Now()
 	err := c.DeleteExecutionContext(context.Background(), "5")
 	var apiErr *APIError
-	if !errors.As(err, &apiErr) || apiErr.StatusCode != 429 || apiErr.Attempts != 5 {
-		t.Fatalf("err = %v, want a 429 after 5 attempts", err)
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != 503 || apiErr.Attempts != 5 {
+		t.Fatalf("err = %v, want a 503 after 5 attempts", err)
 	}
 	// Equal jitter at 0.5: three quarters of 1s, 2s, 4s, 8s, each from the
 	// previous wake-up.

@@ -2,13 +2,11 @@ package wacht
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
+	"maps"
 	"math"
 	"sync"
-
-	"golang.org/x/time/rate"
+	"time"
 )
 
 // Operation names the rate-limit bucket a request draws from.
@@ -54,68 +52,161 @@ func (l Limits) of(op Operation) Rate {
 	return [...]Rate{l.Read, l.Create, l.Update, l.Delete}[op]
 }
 
-// limiterSet is one token bucket per operation.
+// limiterSet paces one account's requests with its budget (budget.go): by
+// default one budget for the machine, in a file that every process using the
+// same base URL and key shares; in this process alone when asked, or when the
+// file cannot be used.
 type limiterSet struct {
-	buckets [4]*rate.Limiter
+	limits   Limits
+	account  string
+	adaptive bool // whether 429s cut the rate: the shared budget does, the per-process one does not
+
+	mu     sync.Mutex // serialises this process's updates; the file lock those of processes
+	shared bool       // whether to use the file, until it fails
+	file   *budgetFile
+	// state is the budget when there is no file, and otherwise the last one
+	// written to it, carried on if the file fails.
+	state budgetState
 }
 
-func newLimiterSet(l Limits) *limiterSet {
-	s := &limiterSet{}
-	for op := range s.buckets {
-		r := l.of(Operation(op))
-		if r.PerMinute <= 0 {
-			s.buckets[op] = rate.NewLimiter(rate.Inf, 0)
-			continue
+func newLimiterSet(account string, l Limits, shared bool) *limiterSet {
+	return &limiterSet{limits: l, account: account, adaptive: shared, shared: shared, state: newBudgetState(account)}
+}
+
+// update applies fn to the budget: the file's, under its lock, or this
+// process's. A file that cannot be opened, locked or written is dropped for
+// good, with a debug line, and this process goes on alone from where it was.
+func (s *limiterSet) update(ctx context.Context, log Logger, fn func(*budgetState)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.shared && s.file == nil {
+		f, err := openBudgetFile(ctx, s.account)
+		if err != nil {
+			return s.alone(ctx, log, err, fn, false)
 		}
-		// One token of the burst is kept back as headroom: requests sent on
-		// the server's exact schedule arrive with uneven latency, and without
-		// slack a request that overtakes the one before it is refused.
-		s.buckets[op] = rate.NewLimiter(rate.Limit(r.PerMinute/60), max(r.Burst-1, 1))
+		s.file = f
 	}
-	return s
-}
-
-// wait reserves a token at the clock's time and sleeps until it is due. The
-// reservation is given back when ctx ends first, so a cancelled caller does
-// not hold up the others.
-func (s *limiterSet) wait(ctx context.Context, clock Clock, op Operation) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	now := clock.Now()
-	r := s.buckets[op].ReserveN(now, 1)
-	if !r.OK() {
-		return fmt.Errorf("rate limiter for %s cannot grant a request", op)
-	}
-	delay := r.DelayFrom(now)
-	if delay == 0 {
+	if s.file == nil {
+		fn(&s.state)
 		return nil
 	}
-	if err := clock.SleepUntil(ctx, now.Add(delay)); err != nil {
-		r.CancelAt(clock.Now())
-		return err
+	applied := false
+	err := s.file.update(ctx, func(st *budgetState) {
+		fn(st)
+		s.state = budgetState{Version: st.Version, Account: st.Account, Buckets: maps.Clone(st.Buckets)}
+		applied = true
+	})
+	if err != nil {
+		return s.alone(ctx, log, err, fn, applied)
 	}
 	return nil
+}
+
+// alone drops the budget file after err and applies fn to this process's
+// budget unless it is applied already.
+func (s *limiterSet) alone(ctx context.Context, log Logger, err error, fn func(*budgetState), applied bool) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	s.shared, s.file = false, nil
+	log.Debug(ctx, "Wacht rate budget file unusable: pacing this process alone", map[string]any{"error": err.Error()})
+	if !applied {
+		fn(&s.state)
+	}
+	return nil
+}
+
+// bucket is op's bucket in st, a fresh one when the stored one is not sane.
+func (st *budgetState) bucket(op Operation, now time.Time) bucket {
+	b := st.Buckets[op.String()]
+	if !b.sane(now) {
+		return bucket{}
+	}
+	return b
+}
+
+// wait books a request of op and sleeps until it is due, then returns the
+// time it was due, which is when it is sent. A booking that a 429 voided
+// while it slept is made again. The booking is given back when ctx ends
+// first, so a cancelled caller does not hold up the others.
+func (s *limiterSet) wait(ctx context.Context, clock Clock, log Logger, op Operation) (time.Time, error) {
+	cfg := s.limits.of(op)
+	for {
+		if err := ctx.Err(); err != nil {
+			return time.Time{}, err
+		}
+		booked := clock.Now()
+		if cfg.PerMinute <= 0 {
+			return booked, nil
+		}
+		var due time.Time
+		err := s.update(ctx, log, func(st *budgetState) {
+			b := st.bucket(op, booked)
+			due = b.reserve(booked, cfg, s.adaptive)
+			st.Buckets[op.String()] = b
+		})
+		if err != nil {
+			return time.Time{}, err
+		}
+		if !due.After(booked) {
+			return booked, nil
+		}
+		if err := clock.SleepUntil(ctx, due); err != nil {
+			// The release must not be cut short by the context that just ended.
+			giveBack, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+			defer cancel()
+			_ = s.update(giveBack, log, func(st *budgetState) {
+				b := st.bucket(op, clock.Now())
+				b.release(clock.Now(), cfg, s.adaptive)
+				st.Buckets[op.String()] = b
+			})
+			return time.Time{}, err
+		}
+		voided := false
+		if s.adaptive {
+			if err := s.update(ctx, log, func(st *budgetState) { voided = st.bucket(op, due).cutSince(booked) }); err != nil {
+				return time.Time{}, err
+			}
+		}
+		if !voided {
+			return due, nil
+		}
+	}
+}
+
+// refused tells the budget that a request of op sent at sent was answered
+// 429, with the server's retryAfter (0 when it named none).
+func (s *limiterSet) refused(ctx context.Context, clock Clock, log Logger, op Operation, sent time.Time, retryAfter time.Duration) {
+	cfg := s.limits.of(op)
+	if cfg.PerMinute <= 0 || !s.adaptive {
+		return
+	}
+	now := clock.Now()
+	_ = s.update(ctx, log, func(st *budgetState) {
+		b := st.bucket(op, now)
+		b.refused(now, sent, retryAfter, cfg, s.adaptive)
+		st.Buckets[op.String()] = b
+	})
 }
 
 // Limiters are shared by every client in the process that talks to the same
 // API with the same key and limits: Terraform configures one client per
 // provider block, and aliased blocks for one account must not each spend the
-// account's whole budget.
+// account's whole budget. Other processes share it through the file.
 var (
 	sharedMu       sync.Mutex
 	sharedLimiters = map[string]*limiterSet{}
 )
 
-func sharedLimiterSet(baseURL, apiKey string, l Limits) *limiterSet {
-	sum := sha256.Sum256([]byte(apiKey))
-	key := fmt.Sprintf("%s|%s|%v", baseURL, hex.EncodeToString(sum[:8]), l)
+func sharedLimiterSet(baseURL, apiKey string, l Limits, perProcess bool) *limiterSet {
+	account := accountHash(baseURL, apiKey)
+	key := fmt.Sprintf("%s|%v|%t", account, l, perProcess)
 	sharedMu.Lock()
 	defer sharedMu.Unlock()
 	if s, ok := sharedLimiters[key]; ok {
 		return s
 	}
-	s := newLimiterSet(l)
+	s := newLimiterSet(account, l, !perProcess)
 	sharedLimiters[key] = s
 	return s
 }

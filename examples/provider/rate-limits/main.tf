@@ -20,8 +20,8 @@ variable "wacht_api_key" {
 provider "wacht" {
   api_key = var.wacht_api_key
 
-  # Retries of one request after a 429 answer, or after a server or network
-  # error when repeating the request is safe.
+  # Retries of one request after a server or network error, when repeating
+  # the request is safe. 429 answers are waited out and do not count.
   max_retries     = 8
   request_timeout = "30s"
 

@@ -1,0 +1,125 @@
+package wacht
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/gofrs/flock"
+)
+
+// budgetFile keeps an account's rate budget on disk, so that every process
+// on the machine using one base URL and key (parallel runs, commands back to
+// back) draws on one budget. The server limits per key; buckets per process
+// would each spend the whole of it.
+type budgetFile struct {
+	account string
+	path    string // the state, JSON
+	lock    *flock.Flock
+	// patience is how long the lock is waited for: lockPatience.
+	patience time.Duration
+}
+
+// budgetDir is where budget files live: the user cache dir, which
+// XDG_CACHE_HOME moves.
+func budgetDir() (string, error) {
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(cache, "terraform-provider-wacht", "rate-budget"), nil
+}
+
+// accountHash names an account's budget: a hash of base URL and key, so
+// that the file never holds nor reveals the key.
+func accountHash(baseURL, apiKey string) string {
+	sum := sha256.Sum256([]byte("wacht rate budget\x00" + baseURL + "\x00" + apiKey))
+	return hex.EncodeToString(sum[:16])
+}
+
+// openBudgetFile prepares the account's budget file and takes its lock once,
+// so that an unusable cache dir shows at once rather than on a request.
+func openBudgetFile(ctx context.Context, account string) (*budgetFile, error) {
+	dir, err := budgetDir()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	f := &budgetFile{
+		account:  account,
+		path:     filepath.Join(dir, account+".json"),
+		lock:     flock.New(filepath.Join(dir, account+".lock"), flock.SetPermissions(0o600)),
+		patience: lockPatience,
+	}
+	if err := f.update(ctx, func(*budgetState) {}); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// lockRetry is how often a lock held by another process is tried again. The
+// lock is held for one read and one write of a small file, so one held for
+// lockPatience belongs to a process that is stuck: the file is then given up.
+const (
+	lockRetry    = time.Millisecond
+	lockPatience = 5 * time.Second
+)
+
+// update applies fn to the stored state under the file lock. A file that is
+// missing, unreadable as a budget, of another version or another account
+// starts over from an empty budget.
+func (f *budgetFile) update(ctx context.Context, fn func(*budgetState)) error {
+	lockCtx, cancel := context.WithTimeout(ctx, f.patience)
+	defer cancel()
+	// The lock is taken when no error comes back.
+	if _, err := f.lock.TryLockContext(lockCtx, lockRetry); err != nil {
+		if ctx.Err() == nil {
+			return fmt.Errorf("%s held by another process for over %v", f.lock.Path(), f.patience)
+		}
+		return err
+	}
+	defer func() { _ = f.lock.Unlock() }()
+	st, err := f.read()
+	if err != nil {
+		return err
+	}
+	fn(&st)
+	data, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	// Written in place under the lock: every reader takes the lock, and a
+	// file torn by a crash is replaced on the next read.
+	if err := os.WriteFile(f.path, data, 0o600); err != nil {
+		return fmt.Errorf("writing %s: %w", f.path, err)
+	}
+	return nil
+}
+
+// read returns the stored state, a fresh one in place of what is missing or
+// not this account's budget. Only a file that cannot be read is an error.
+func (f *budgetFile) read() (budgetState, error) {
+	var st budgetState
+	data, err := os.ReadFile(f.path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return newBudgetState(f.account), nil
+	case err != nil:
+		return st, err
+	}
+	// Torn, foreign or of another version: replaced, not an error.
+	ours := json.Unmarshal(data, &st) == nil && st.Version == budgetVersion && st.Account == f.account && st.Buckets != nil
+	if !ours {
+		return newBudgetState(f.account), nil
+	}
+	return st, nil
+}
