@@ -135,18 +135,11 @@ func (c *Client) present(ctx context.Context, fam *routeFamily) (*MissingAPIErro
 	return missing, nil
 }
 
-// probe reads one item of fam's list: nil when the API answered with its
+// probe reads the front of fam's list: nil when the API answered with its
 // envelope, a *MissingAPIError when something else did, an error when the
 // answer proves nothing (a 5xx, a 401, a network failure).
 func (c *Client) probe(ctx context.Context, fam *routeFamily) (*MissingAPIError, error) {
-	var page struct {
-		Data []struct {
-			DeploymentID   string    `json:"deployment_id"`
-			LastActivityAt time.Time `json:"last_activity_at"`
-		} `json:"data"`
-	}
-	q := url.Values{"limit": {"1"}}
-	err := c.do(ctx, request{op: OpRead, method: http.MethodGet, path: fam.list, query: q, family: fam, idempotent: true, probe: true}, &page)
+	front, err := c.readFront(ctx, fam, true)
 	var missing *MissingAPIError
 	switch {
 	case errors.As(err, &missing):
@@ -154,18 +147,34 @@ func (c *Client) probe(ctx context.Context, fam *routeFamily) (*MissingAPIError,
 	case err != nil:
 		return nil, err
 	}
-	var front time.Time
-	if len(page.Data) > 0 {
-		front = page.Data[0].LastActivityAt
-		if c.presence.deployment == "" {
-			c.presence.deployment = page.Data[0].DeploymentID // p.mu is held by present
-		}
+	if c.presence.deployment == "" {
+		c.presence.deployment = front.DeploymentID // p.mu is held by present
 	}
 	if fam == contextRoutes {
 		// The latest activity is past every context's creation (serverClock).
-		c.server.observe(front)
+		c.server.observe(front.LastActivityAt)
 	}
 	return nil, nil
+}
+
+// listFront is what the first item of a list shows; zero for an empty list.
+type listFront struct {
+	DeploymentID   string    `json:"deployment_id"`
+	LastActivityAt time.Time `json:"last_activity_at"`
+}
+
+// readFront reads one item of fam's list; probe marks the presence check's
+// own read.
+func (c *Client) readFront(ctx context.Context, fam *routeFamily, probe bool) (listFront, error) {
+	var page struct {
+		Data []listFront `json:"data"`
+	}
+	q := url.Values{"limit": {"1"}}
+	err := c.do(ctx, request{op: OpRead, method: http.MethodGet, path: fam.list, query: q, family: fam, idempotent: true, probe: probe}, &page)
+	if err != nil || len(page.Data) == 0 {
+		return listFront{}, err
+	}
+	return page.Data[0], nil
 }
 
 // listAnswer checks the answer of a list route: a 404 there, or a 200 that
@@ -190,32 +199,26 @@ func (c *Client) listAnswer(req request, status int, body []byte) error {
 }
 
 // KeyDeployment is the deployment the API key belongs to, as the API's own
-// objects show it: learned from any object returned so far, else from one
-// item of the context and agent lists. "" when the deployment has neither.
+// objects show it: learned from any object returned so far, else from the
+// front of the context and agent lists. "" when the deployment has neither.
 func (c *Client) KeyDeployment(ctx context.Context) (string, error) {
+	p := c.presence
 	for _, fam := range []*routeFamily{contextRoutes, agentRoutes} {
-		c.presence.mu.Lock()
-		dep := c.presence.deployment
-		c.presence.mu.Unlock()
+		p.mu.Lock()
+		dep := p.deployment
+		p.mu.Unlock()
 		if dep != "" {
 			return dep, nil
 		}
-		var page struct {
-			Data []struct {
-				DeploymentID string `json:"deployment_id"`
-			} `json:"data"`
-		}
-		q := url.Values{"limit": {"1"}}
-		if err := c.do(ctx, request{op: OpRead, method: http.MethodGet, path: fam.list, query: q, family: fam, idempotent: true}, &page); err != nil {
+		front, err := c.readFront(ctx, fam, false)
+		if err != nil {
 			return "", err
 		}
-		if len(page.Data) > 0 {
-			c.presence.observe(page.Data[0].DeploymentID)
-		}
+		p.observe(front.DeploymentID)
 	}
-	c.presence.mu.Lock()
-	defer c.presence.mu.Unlock()
-	return c.presence.deployment, nil
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.deployment, nil
 }
 
 // snippet is the start of a body, on one line, for an error message.
