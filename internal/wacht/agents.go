@@ -56,32 +56,24 @@ func (c *Client) ListAgents(ctx context.Context, in ListAgentsInput) (*AgentPage
 }
 
 // Agents walks every page of the agents whose name contains search ("" for
-// all) and yields each once: an agent created during the walk shifts the
-// offset pages, and one it pushes back past the offset comes again.
+// all) and yields each once, as walk does: agents created or deleted during
+// the walk shift the offset pages.
 func (c *Client) Agents(ctx context.Context, search string) iter.Seq2[*Agent, error] {
-	return func(yield func(*Agent, error) bool) {
-		seen := map[string]bool{}
-		for offset := 0; ; {
-			page, err := c.ListAgents(ctx, ListAgentsInput{Search: search, Limit: DefaultPageSize, Offset: offset})
-			if err != nil {
-				yield(nil, err)
-				return
-			}
-			for i := range page.Data {
-				if a := &page.Data[i]; !seen[a.ID] {
-					seen[a.ID] = true
-					if !yield(a, nil) {
-						return
-					}
-				}
-			}
-			if !page.HasMore || len(page.Data) == 0 {
-				return
-			}
-			offset += len(page.Data)
+	read := func(ctx context.Context, limit, offset int) ([]Agent, bool, error) {
+		page, err := c.ListAgents(ctx, ListAgentsInput{Search: search, Limit: limit, Offset: offset})
+		if err != nil {
+			return nil, false, err
 		}
+		return page.Data, page.HasMore, nil
 	}
+	return walk(ctx, DefaultPageSize, read, func(*Agent) bool { return true })
 }
+
+func (a *Agent) listID() string { return a.ID }
+
+// listOrder is zero: the contract gives the agent list no order, so a walk
+// of agents relies on its anchors alone and has no catch-up read.
+func (a *Agent) listOrder() time.Time { return time.Time{} }
 
 // GetAgent reads one agent; a missing one matches ErrNotFound.
 func (c *Client) GetAgent(ctx context.Context, id string) (*Agent, error) {

@@ -31,80 +31,113 @@ func (in WalkInput) matches(ec *ExecutionContext) bool {
 		(in.ContextGroup == nil || equalPtr(ec.ContextGroup, in.ContextGroup))
 }
 
-// ExecutionContexts walks every page of the list and yields each context
-// exactly once, in the list's order, even when the list shifts under it.
+// ExecutionContexts walks every page of the contexts in scope and yields each
+// exactly once, in the list's order, even when the list shifts under it (see
+// walk). A static list of N contexts costs ⌈N/PageSize⌉ requests, plus one for
+// the final read when there is more than one page.
+func (c *Client) ExecutionContexts(ctx context.Context, in WalkInput) iter.Seq2[*ExecutionContext, error] {
+	read := func(ctx context.Context, limit, offset int) ([]ExecutionContext, bool, error) {
+		page, err := c.ListExecutionContexts(ctx, ListExecutionContextsInput{
+			AgentID: in.AgentID, Status: in.Status, ContextGroup: in.ContextGroup,
+			Limit: limit, Offset: offset,
+		})
+		if err != nil {
+			return nil, false, err
+		}
+		c.reads.saw(page.Data)
+		return page.Data, page.HasMore, nil
+	}
+	return walk(ctx, in.PageSize, read, in.matches)
+}
+
+// listed is what a walk needs of a listed item: its id, and the time the
+// list is ordered by, newest first (zero for a list the contract gives no
+// order).
+type listed interface {
+	listID() string
+	listOrder() time.Time
+}
+
+func (ec *ExecutionContext) listID() string       { return ec.ID }
+func (ec *ExecutionContext) listOrder() time.Time { return ec.LastActivityAt }
+
+// pageReader reads the page of at most limit items at offset.
+type pageReader[T any] func(ctx context.Context, limit, offset int) (items []T, hasMore bool, err error)
+
+// walk reads every page of an offset-paged list and yields each item that
+// keep accepts exactly once, in the list's order, even when the list shifts
+// under it.
 //
-// The list is ordered by last_activity_at, newest first, and has only offset
-// paging, so other clients move items across offsets mid-walk: a delete
-// before the walker's offset shifts unseen items back past it, and activity
-// moves an unseen item to the front. Three things keep the walk whole:
+// Offset pages shift when other clients change the list mid-walk: a delete
+// before the walker's offset shifts unseen items back past it, and an item
+// that moves to the front (new activity, a new item) pushes seen ones on.
+// Three things keep the walk whole:
 //   - each page asks for one item more than it advances, so its first item
 //     should be the previous page's last (the anchor). A page that neither
 //     holds the anchor nor starts before it may have skipped items: the
 //     walker steps back a page and reads again;
 //   - ids already yielded are not yielded again;
-//   - a walk of more than one page ends by reading from the front again for
-//     items whose activity is newer than the newest at the start, which is
-//     where anything that moved during the walk went.
-//
-// A static list of N contexts costs ⌈N/PageSize⌉ requests, plus one for the
-// final read when there is more than one page.
-func (c *Client) ExecutionContexts(ctx context.Context, in WalkInput) iter.Seq2[*ExecutionContext, error] {
-	return func(yield func(*ExecutionContext, error) bool) {
-		w := walker{client: c, in: in, seen: map[string]bool{}, yield: yield}
-		if w.in.PageSize <= 0 {
-			w.in.PageSize = DefaultPageSize
-		}
+//   - on an ordered list, a walk of more than one page ends by reading from
+//     the front again for items ordered after the newest at the start,
+//     which is where anything that moved during the walk went.
+func walk[T any, P interface {
+	*T
+	listed
+}](ctx context.Context, pageSize int, read pageReader[T], keep func(P) bool,
+) iter.Seq2[P, error] {
+	if pageSize <= 0 {
+		pageSize = DefaultPageSize
+	}
+	return func(yield func(P, error) bool) {
+		w := walker[T, P]{read: read, keep: keep, pageSize: pageSize, seen: map[string]bool{}, yield: yield}
 		if err := w.run(ctx); err != nil && !w.stopped {
 			yield(nil, err)
 		}
 	}
 }
 
-type walker struct {
-	client  *Client
-	in      WalkInput
-	seen    map[string]bool
-	yield   func(*ExecutionContext, error) bool
-	limit   int  // the page size asked for
-	stopped bool // the consumer broke out of the loop
+type walker[T any, P interface {
+	*T
+	listed
+}] struct {
+	read     pageReader[T]
+	keep     func(P) bool
+	pageSize int
+	seen     map[string]bool
+	yield    func(P, error) bool
+	limit    int  // the page size asked for
+	stopped  bool // the consumer broke out of the loop
 }
 
 // page reads one page of limit items. The contract names no largest limit:
-// should the server refuse PageSize+1, the walk goes on with PageSize, its
+// should the server refuse pageSize+1, the walk goes on with pageSize, its
 // pages still overlapping by one item (the offset advances by len-1).
-func (w *walker) page(ctx context.Context, offset int) (*ExecutionContextPage, error) {
+func (w *walker[T, P]) page(ctx context.Context, offset int) ([]T, bool, error) {
 	if w.limit == 0 {
-		w.limit = w.in.PageSize + 1
+		w.limit = w.pageSize + 1
 	}
 	for {
-		page, err := w.client.ListExecutionContexts(ctx, ListExecutionContextsInput{
-			AgentID: w.in.AgentID, Status: w.in.Status, ContextGroup: w.in.ContextGroup,
-			Limit: w.limit, Offset: offset,
-		})
+		items, hasMore, err := w.read(ctx, w.limit, offset)
 		var apiErr *APIError
-		if w.limit > w.in.PageSize && errors.As(err, &apiErr) &&
+		if w.limit > w.pageSize && errors.As(err, &apiErr) &&
 			(apiErr.StatusCode == http.StatusBadRequest || apiErr.StatusCode == http.StatusUnprocessableEntity) {
-			w.limit = w.in.PageSize
+			w.limit = w.pageSize
 			continue
 		}
-		if err == nil {
-			w.client.reads.saw(page.Data)
-		}
-		return page, err
+		return items, hasMore, err
 	}
 }
 
-// emit yields the contexts of page not yielded before, only those active
-// after newerThan unless it is zero; false means the consumer stopped.
-func (w *walker) emit(page []ExecutionContext, newerThan time.Time) bool {
+// emit yields the items of page not yielded before, only those ordered after
+// newerThan unless it is zero; false means the consumer stopped.
+func (w *walker[T, P]) emit(page []T, newerThan time.Time) bool {
 	for i := range page {
-		ec := &page[i]
-		if w.seen[ec.ID] || (!newerThan.IsZero() && !ec.LastActivityAt.After(newerThan)) || !w.in.matches(ec) {
+		item := P(&page[i])
+		if w.seen[item.listID()] || (!newerThan.IsZero() && !item.listOrder().After(newerThan)) || !w.keep(item) {
 			continue
 		}
-		w.seen[ec.ID] = true
-		if !w.yield(ec, nil) {
+		w.seen[item.listID()] = true
+		if !w.yield(item, nil) {
 			w.stopped = true
 			return false
 		}
@@ -112,38 +145,37 @@ func (w *walker) emit(page []ExecutionContext, newerThan time.Time) bool {
 	return true
 }
 
-func (w *walker) run(ctx context.Context) error {
+func (w *walker[T, P]) run(ctx context.Context) error {
 	var (
 		offset int
-		anchor *ExecutionContext
+		anchor P
 		newest time.Time
 		pages  int
 	)
 	for {
-		page, err := w.page(ctx, offset)
+		items, hasMore, err := w.page(ctx, offset)
 		if err != nil {
 			return err
 		}
 		pages++
-		if anchor != nil && offset > 0 && !connects(page.Data, anchor) {
-			offset = max(0, offset-w.in.PageSize)
+		if anchor != nil && offset > 0 && !connects(items, anchor) {
+			offset = max(0, offset-w.pageSize)
 			continue
 		}
-		if pages == 1 && len(page.Data) > 0 {
-			newest = page.Data[0].LastActivityAt
+		if pages == 1 && len(items) > 0 {
+			newest = P(&items[0]).listOrder()
 		}
-		if !w.emit(page.Data, time.Time{}) {
+		if !w.emit(items, time.Time{}) {
 			return nil
 		}
-		if !page.HasMore || len(page.Data) == 0 {
+		if !hasMore || len(items) == 0 {
 			break
 		}
-		last := page.Data[len(page.Data)-1]
-		anchor = &last
+		anchor = P(&items[len(items)-1])
 		// The next page starts at the anchor; never stand still.
-		offset += max(len(page.Data)-1, 1)
+		offset += max(len(items)-1, 1)
 	}
-	if pages == 1 {
+	if pages == 1 || newest.IsZero() {
 		return nil
 	}
 	return w.catchUp(ctx, newest)
@@ -154,33 +186,37 @@ func (w *walker) run(ctx context.Context) error {
 // before the anchor's place. A page that starts with an older item, or one
 // as old but not the anchor (contexts often share a timestamp), may have
 // skipped what the list shifted past it.
-func connects(page []ExecutionContext, anchor *ExecutionContext) bool {
+func connects[T any, P interface {
+	*T
+	listed
+}](page []T, anchor P) bool {
 	if len(page) == 0 {
 		return false
 	}
-	if page[0].LastActivityAt.After(anchor.LastActivityAt) {
+	if P(&page[0]).listOrder().After(anchor.listOrder()) {
 		return true
 	}
-	for _, ec := range page {
-		if ec.ID == anchor.ID {
+	for i := range page {
+		if P(&page[i]).listID() == anchor.listID() {
 			return true
 		}
 	}
 	return false
 }
 
-// catchUp reads from the front for contexts active since the walk began.
-func (w *walker) catchUp(ctx context.Context, newest time.Time) error {
+// catchUp reads from the front for items ordered after newest, the newest
+// when the walk began.
+func (w *walker[T, P]) catchUp(ctx context.Context, newest time.Time) error {
 	for offset := 0; ; {
-		page, err := w.page(ctx, offset)
+		items, hasMore, err := w.page(ctx, offset)
 		if err != nil {
 			return err
 		}
-		if !w.emit(page.Data, newest) {
+		if !w.emit(items, newest) {
 			return nil
 		}
-		n := len(page.Data)
-		if !page.HasMore || n == 0 || !page.Data[n-1].LastActivityAt.After(newest) {
+		n := len(items)
+		if !hasMore || n == 0 || !P(&items[n-1]).listOrder().After(newest) {
 			return nil
 		}
 		offset += n
