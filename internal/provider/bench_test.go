@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -199,7 +200,10 @@ const planRounds = 5
 //     ≤ 1.3); vs-noop its ratio to the noop floor; peak-MiB the provider
 //     process's peak resident memory (target ≤ 60); reads the list and get
 //     requests served per plan (target ≤ ⌈500/100⌉ + a few); 429s the
-//     refusals served (target 0); and where the CPU went (see runs).
+//     refusals served (target 0); and where the CPU went (see runs);
+//   - NAME-saves: for each of main.go's tweaks (tweaksOff), the share of s
+//     that the tweak saves, beside a plan of the same binary and state with
+//     the tweak turned off; NAME-peak-MiB that plan's peak memory.
 //
 // unbatched-x10 plans with batch_reads = false, one GET per context. At the
 // documented limits that is (500 - 20) / 100 a minute = 4.8 min, too slow
@@ -228,14 +232,25 @@ func BenchmarkPlanRefresh500(b *testing.B) {
 		noop := &planTimes{c: appliedCLI(b, bin, counted(noopThing, n, ""))}
 		c := wc.in(b)
 		c.write(srv.providerBlock() + contexts)
-		wacht := &planTimes{c: c, before: func() { srv.SetLimits(documented, true) }}
+		atDocumentedLimits := func() { srv.SetLimits(documented, true) }
+		wacht := &planTimes{c: c, before: atDocumentedLimits}
+		var offs []*planTimes
+		for _, tweak := range tweaksOff {
+			offs = append(offs, &planTimes{c: c.with(tweak.env), before: atDocumentedLimits})
+		}
+		plans := append([]*planTimes{data, noop, wacht}, offs...)
 		srv.ResetRequests()
 		for b.Loop() {
 			for range planRounds {
-				for _, p := range []*planTimes{data, noop, wacht} {
+				for _, p := range plans {
 					p.plan(b)
 				}
 			}
+		}
+		for i, tweak := range tweaksOff {
+			off := offs[i]
+			b.ReportMetric(1-wacht.mean().Seconds()/off.mean().Seconds(), tweak.name+"-saves")
+			b.ReportMetric(float64(off.peakKiB)/1024, tweak.name+"-peak-MiB")
 		}
 		batched = wacht.mean()
 		latencyBound := time.Duration(n) * planLatency / 10
@@ -244,7 +259,8 @@ func BenchmarkPlanRefresh500(b *testing.B) {
 		b.ReportMetric(batched.Seconds()/(data.mean()+latencyBound).Seconds(), "vs-data+latency")
 		b.ReportMetric(batched.Seconds()/noop.mean().Seconds(), "vs-noop")
 		wacht.report(b)
-		reportReads(b, &srv, wacht.n)
+		// Every plan but data's and noop's reads the same 500 contexts.
+		reportReads(b, &srv, (1+len(tweaksOff))*wacht.n)
 	})
 	b.Run("unbatched-x10", func(b *testing.B) {
 		x10 := documented
@@ -265,6 +281,16 @@ func BenchmarkPlanRefresh500(b *testing.B) {
 		}
 		reportReads(b, &srv, unbatched.n)
 	})
+}
+
+// tweaksOff turns main.go's tweaks off one at a time, through the
+// environment the CLI passes to the provider.
+var tweaksOff = []struct{ name, env string }{
+	// TF_LOG_PROVIDER names a level, so the provider keeps its TRACE lines
+	// and Terraform parses and drops them all (none is an ERROR).
+	{"quiet-logs", "TF_LOG_PROVIDER=error"},
+	// GOGC set keeps the provider at it.
+	{"gc-percent", "GOGC=100"},
 }
 
 // requireTerraform skips a benchmark when there is no CLI to drive.
@@ -297,6 +323,14 @@ func noopCLI(b *testing.B, dir string, env ...string) *cli {
 	b.Helper()
 	quiet := []string{"TF_LOG_SDK=off", "TF_LOG_SDK_PROTO=off", "TF_LOG_SDK_FRAMEWORK=off", "TF_LOG_PROVIDER_NOOP=off"}
 	return overridesCLI(b, map[string]string{"wacht-platform/wacht": dir, "hashicorp/noop": dir}, append(quiet, env...)...)
+}
+
+// with returns the harness in the same directory, env added to its
+// commands' environment.
+func (c *cli) with(env ...string) *cli {
+	cp := *c
+	cp.env = append(slices.Clone(c.env), env...)
+	return &cp
 }
 
 // in returns the harness reporting to tb, such as a sub-benchmark of the

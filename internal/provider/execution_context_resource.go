@@ -181,7 +181,7 @@ func (r *executionContextResource) IdentitySchema(_ context.Context, _ resource.
 // passes none otherwise).
 func setIdentity(ctx context.Context, identity *tfsdk.ResourceIdentity, id types.String, diags *diag.Diagnostics) {
 	if identity != nil {
-		diags.Append(setModel(ctx, identity, identity.Schema.Type(), executionContextIdentity{ID: id})...)
+		diags.Append(identity.Set(ctx, executionContextIdentity{ID: id})...)
 	}
 }
 
@@ -207,7 +207,7 @@ func (r *executionContextResource) Configure(_ context.Context, req resource.Con
 
 func (r *executionContextResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	var plan executionContextResourceModel
-	resp.Diagnostics.Append(getModel(ctx, req.Plan, &plan)...)
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	timeout, diags := plan.Timeouts.Create(ctx, defaultCreateTimeout)
 	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
@@ -229,7 +229,7 @@ func (r *executionContextResource) Create(ctx context.Context, req resource.Crea
 	}
 	if ec != nil {
 		plan.contextFields = newContextFields(ec)
-		resp.Diagnostics.Append(setModel(ctx, &resp.State, resp.State.Schema.Type(), &plan)...)
+		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 		setIdentity(ctx, resp.Identity, plan.ID, &resp.Diagnostics)
 	}
 	if err != nil {
@@ -347,7 +347,7 @@ func findAndImport(lost *wacht.LostCreateError) string {
 
 func (r *executionContextResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
 	var state executionContextResourceModel
-	resp.Diagnostics.Append(getModel(ctx, req.State, &state)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -370,13 +370,13 @@ func (r *executionContextResource) Read(ctx context.Context, req resource.ReadRe
 	r.client.Claim(ec.ID) // tracked for this address: no lost create may adopt it
 	state.contextFields = newContextFields(ec)
 	state.defaultSettings()
-	resp.Diagnostics.Append(setModel(ctx, &resp.State, resp.State.Schema.Type(), &state)...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
 func (r *executionContextResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
 	var plan, state executionContextResourceModel
-	resp.Diagnostics.Append(getModel(ctx, req.Plan, &plan)...)
-	resp.Diagnostics.Append(getModel(ctx, req.State, &state)...)
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -396,7 +396,7 @@ func (r *executionContextResource) Update(ctx context.Context, req resource.Upda
 		}
 		plan.contextFields = newContextFields(ec)
 	}
-	resp.Diagnostics.Append(setModel(ctx, &resp.State, resp.State.Schema.Type(), &plan)...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 	setIdentity(ctx, resp.Identity, plan.ID, &resp.Diagnostics)
 }
 
@@ -422,7 +422,7 @@ func (r *executionContextResource) ModifyPlan(ctx context.Context, req resource.
 		action = "replace"
 	}
 	var state executionContextResourceModel
-	resp.Diagnostics.Append(getModel(ctx, req.State, &state)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -452,7 +452,7 @@ func (r *executionContextResource) ModifyPlan(ctx context.Context, req resource.
 
 func (r *executionContextResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
 	var state executionContextResourceModel
-	resp.Diagnostics.Append(getModel(ctx, req.State, &state)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	timeout, diags := state.Timeouts.Delete(ctx, defaultDeleteTimeout)
 	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
@@ -614,7 +614,7 @@ func (r *executionContextResource) ImportState(ctx context.Context, req resource
 	// block's identity holds an id.
 	if id == "" && req.Identity != nil && !req.Identity.Raw.IsNull() && req.Identity.Raw.IsFullyKnown() {
 		var identity executionContextIdentity
-		resp.Diagnostics.Append(getModel(ctx, req.Identity, &identity)...)
+		resp.Diagnostics.Append(req.Identity.Get(ctx, &identity)...)
 		id = identity.ID.ValueString()
 	}
 	if err := wacht.ValidateID(id); err != nil {
