@@ -70,7 +70,9 @@ func (a *executionContextPurgeAction) Schema(_ context.Context, _ action.SchemaR
 			"then fails, naming each context it could not delete and why. A context already gone counts as deleted. " +
 			"The action checks every listed context against its filters itself, so a server that ignores a filter never " +
 			"widens what is deleted. " +
-			"Deleting is permanent; try `dry_run = true` first.",
+			"The action sees no state: `deletion_protection` does not hold here, and contexts that resources " +
+			"manage are deleted like any other in scope (those resources then plan to create them anew); narrow " +
+			"the scope with `context_group` to keep them. Deleting is permanent; try `dry_run = true` first.",
 		Attributes: map[string]schema.Attribute{
 			"agent_id": schema.StringAttribute{
 				Required:            true,
