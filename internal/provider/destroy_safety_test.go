@@ -4,8 +4,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
@@ -304,4 +308,42 @@ func TestAccDataSourceNeverWidensPastItsFilters(t *testing.T) {
 			ConfigStateChecks: []statecheck.StateCheck{listIs("data.wacht_execution_contexts.empty", "ids", want)},
 		}},
 	})
+}
+
+// A gateway (or a backend without the delete route) answers every DELETE
+// with the router's 404 while list and GET show the context: the destroy
+// must fail and keep the context in the state, since its GET shows it is
+// still there, and succeed once deletes reach the API.
+func TestAccDeleteAnswered404WhileTheContextIsStillThere(t *testing.T) {
+	srv := startServer(t, localserver.Options{})
+	target, _ := url.Parse(srv.URL())
+	var block404 atomic.Bool
+	rp := httputil.NewSingleHostReverseProxy(target)
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if block404.Load() && r.Method == http.MethodDelete {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = w.Write([]byte(`{"errors":[{"message":"Not Found","code":404}]}`))
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(proxy.Close)
+	provider := strings.Replace(srv.providerBlock(), srv.URL(), proxy.URL, 1)
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { preCheck(t) },
+		ProtoV6ProviderFactories: protoV6,
+		Steps: []resource.TestStep{
+			{Config: provider + "resource \"wacht_execution_context\" \"test\" {\n  title = \"kept\"\n}\n"},
+			{
+				PreConfig:   func() { block404.Store(true) },
+				Config:      provider,
+				ExpectError: regexp.MustCompile(`(?s)HTTP 404.*still there`),
+			},
+			{PreConfig: func() { block404.Store(false) }, Config: provider},
+		},
+	})
+	if n := len(srv.Contexts()); n != 0 {
+		t.Errorf("%d contexts left on the server", n)
+	}
 }

@@ -186,6 +186,41 @@ func TestDeleteOutcomes(t *testing.T) {
 	}
 }
 
+// A delete's 404 counts as gone only when the context's own GET agrees: a
+// gateway that refuses deletes with 404 would otherwise have the context
+// dropped from the state while the API keeps it.
+func TestDeleteOf404IsConfirmedByItsGet(t *testing.T) {
+	const id = "7210948357125083136"
+	for _, tc := range []struct {
+		name      string
+		get       func() (int, string)
+		gone      bool   // the error is ErrNotFound
+		wantError string // in the error's text
+	}{
+		{"the GET agrees", func() (int, string) { return 404, "Execution context not found" }, true, "HTTP 404"},
+		{"the GET shows it", func() (int, string) { return 200, contextJSON }, false, "still there"},
+		{"the GET fails", func() (int, string) { return 503, "unavailable" }, false, "to confirm that it is gone"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := &recorder{answer: apiThere(func(_ int, r *http.Request) (int, http.Header, string) {
+				if r.Method == http.MethodDelete {
+					return 404, nil, `{"errors":[{"message":"Not Found","code":404}]}`
+				}
+				status, body := tc.get()
+				return status, nil, body
+			})}
+			c, _ := newTestClient(t, rec, func(cfg *Config) { cfg.MaxRetries = 0 })
+			err := c.DeleteExecutionContext(context.Background(), id)
+			if err == nil || errors.Is(err, ErrNotFound) != tc.gone || !strings.Contains(err.Error(), tc.wantError) {
+				t.Fatalf("err = %v, want gone=%v and %q", err, tc.gone, tc.wantError)
+			}
+			if n := rec.countOf("DELETE"); n != 1 {
+				t.Errorf("%d deletes, want 1", n)
+			}
+		})
+	}
+}
+
 func TestRateLimitedRequestsWaitAsTheServerSays(t *testing.T) {
 	cases := []struct {
 		name   string

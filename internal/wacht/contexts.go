@@ -192,7 +192,27 @@ func (c *Client) DeleteExecutionContext(ctx context.Context, id string) error {
 		return err
 	}
 	defer c.reads.forget()
-	return c.do(ctx, request{op: OpDelete, method: http.MethodDelete, path: path, idempotent: true, family: contextRoutes}, nil)
+	err = c.do(ctx, request{op: OpDelete, method: http.MethodDelete, path: path, idempotent: true, family: contextRoutes}, nil)
+	if !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	return c.confirmGone(ctx, id, err)
+}
+
+// confirmGone checks a delete's 404, notFound, with the context's own GET: a
+// gateway that blocks deletes, or a backend without the delete route,
+// answers 404 while the API still holds the context, and a delete taken
+// for done would drop it from the state.
+func (c *Client) confirmGone(ctx context.Context, id string, notFound error) error {
+	_, err := c.GetExecutionContext(ctx, id)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return notFound
+	case err == nil:
+		return fmt.Errorf("%s, yet its GET shows it is still there: the base URL's delete route is not the API's (a gateway refusing deletes?)", notFound)
+	default:
+		return fmt.Errorf("%s, and its GET, to confirm that it is gone, failed: %w", notFound, err)
+	}
 }
 
 // CancelExecutionContext stops a running or waiting context through the
