@@ -124,8 +124,15 @@ func (c *Client) CreateExecutionContext(ctx context.Context, in CreateExecutionC
 	var out ExecutionContext
 	err = c.do(ctx, request{op: OpCreate, method: http.MethodPost, path: contextsPath, body: in, family: contextRoutes, sending: sending}, &out)
 	if err == nil {
-		c.claims.claim(out.ID) // before the turn ends: a search must not find it unclaimed
-		c.server.observe(out.CreatedAt)
+		if idErr := ValidateID(out.ID); idErr != nil {
+			// The API answered, so beforeWrite has seen it at this base URL: a
+			// 200 that names no context (a proxy mangling the body) may well
+			// have made one, to be looked for like any lost answer.
+			err = fmt.Errorf("POST %s: %w: the answer names no execution context (%w)", contextsPath, ErrOutcomeUnknown, idErr)
+		} else {
+			c.claims.claim(out.ID) // before the turn ends: a search must not find it unclaimed
+			c.server.observe(out.CreatedAt)
+		}
 	}
 	release()
 	c.reads.forget()
@@ -135,9 +142,6 @@ func (c *Client) CreateExecutionContext(ctx context.Context, in CreateExecutionC
 	}
 	if err != nil {
 		return nil, err
-	}
-	if err := ValidateID(out.ID); err != nil {
-		return nil, fmt.Errorf("POST %s: the answer names no execution context (%w): is the base URL the Wacht API's?", contextsPath, err)
 	}
 	// The context exists whatever its deployment: it is returned with the
 	// error, so that it is not lost.
