@@ -3,6 +3,7 @@ package wacht
 import (
 	"context"
 	"errors"
+	"fmt"
 	"iter"
 	"net/http"
 	"time"
@@ -89,7 +90,7 @@ func walk[T any, P interface {
 		pageSize = DefaultPageSize
 	}
 	return func(yield func(P, error) bool) {
-		w := walker[T, P]{read: read, keep: keep, pageSize: pageSize, seen: map[string]bool{}, yield: yield}
+		w := walker[T, P]{read: read, keep: keep, pageSize: pageSize, seen: map[string]bool{}, onPages: map[string]bool{}, yield: yield}
 		if err := w.run(ctx); err != nil && !w.stopped {
 			yield(nil, err)
 		}
@@ -103,11 +104,18 @@ type walker[T any, P interface {
 	read     pageReader[T]
 	keep     func(P) bool
 	pageSize int
-	seen     map[string]bool
+	seen     map[string]bool // ids yielded
+	onPages  map[string]bool // ids on any page read
 	yield    func(P, error) bool
 	limit    int  // the page size asked for
+	stale    int  // pages in a row that brought no unseen item
 	stopped  bool // the consumer broke out of the loop
 }
+
+// stalePages is how many pages in a row may bring nothing unseen. One such
+// page happens when as many items as a page holds are added at the front
+// while the walk reads a page; several in a row mean a server not paging.
+const stalePages = 5
 
 // page reads one page of limit items. The contract names no largest limit:
 // should the server refuse pageSize+1, the walk goes on with pageSize, its
@@ -129,20 +137,33 @@ func (w *walker[T, P]) page(ctx context.Context, offset int) ([]T, bool, error) 
 }
 
 // emit yields the items of page not yielded before, only those ordered after
-// newerThan unless it is zero; false means the consumer stopped.
-func (w *walker[T, P]) emit(page []T, newerThan time.Time) bool {
+// newerThan unless it is zero; false means the consumer stopped. A page
+// that brings no unseen item, stalePages times in a row, is an error: the
+// server is not paging (it ignores offset), and the walk would never end.
+func (w *walker[T, P]) emit(page []T, newerThan time.Time, offset int) (bool, error) {
+	fresh := false
 	for i := range page {
 		item := P(&page[i])
+		if !w.onPages[item.listID()] {
+			w.onPages[item.listID()] = true
+			fresh = true
+		}
 		if w.seen[item.listID()] || (!newerThan.IsZero() && !item.listOrder().After(newerThan)) || !w.keep(item) {
 			continue
 		}
 		w.seen[item.listID()] = true
 		if !w.yield(item, nil) {
 			w.stopped = true
-			return false
+			return false, nil
 		}
 	}
-	return true
+	if w.stale = w.stale + 1; fresh || len(page) == 0 {
+		w.stale = 0
+	}
+	if w.stale >= stalePages {
+		return false, fmt.Errorf("listing at offset %d: %d pages in a row brought nothing new; the server seems to ignore offset, so the list cannot be walked", offset, stalePages)
+	}
+	return true, nil
 }
 
 func (w *walker[T, P]) run(ctx context.Context) error {
@@ -165,8 +186,8 @@ func (w *walker[T, P]) run(ctx context.Context) error {
 		if pages == 1 && len(items) > 0 {
 			newest = P(&items[0]).listOrder()
 		}
-		if !w.emit(items, time.Time{}) {
-			return nil
+		if ok, err := w.emit(items, time.Time{}, offset); !ok {
+			return err
 		}
 		if !hasMore || len(items) == 0 {
 			break
@@ -212,8 +233,8 @@ func (w *walker[T, P]) catchUp(ctx context.Context, newest time.Time) error {
 		if err != nil {
 			return err
 		}
-		if !w.emit(items, newest) {
-			return nil
+		if ok, err := w.emit(items, newest, offset); !ok {
+			return err
 		}
 		n := len(items)
 		if !hasMore || n == 0 || !P(&items[n-1]).listOrder().After(newest) {

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -25,6 +26,9 @@ type listServer struct {
 	beforePage func(s *listServer, n int)
 	failPage   int
 	maxLimit   int // larger limits are refused with 422, when set
+	// ignoreOffset serves every page from the front, as a server that does
+	// not page would.
+	ignoreOffset bool
 }
 
 func newListServer(n int) *listServer {
@@ -76,6 +80,9 @@ func (s *listServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	offset, _ := strconv.Atoi(r.URL.Query().Get("offset"))
+	if s.ignoreOffset {
+		offset = 0
+	}
 	end := min(offset+limit, len(s.items))
 	page := ExecutionContextPage{Data: []ExecutionContext{}, Limit: limit, Offset: offset, HasMore: end < len(s.items)}
 	if offset < len(s.items) {
@@ -133,6 +140,42 @@ func TestWalkStaticListCostsOneRequestPerPagePlusOne(t *testing.T) {
 	if ls.requests != 4 {
 		t.Errorf("%d requests, want 3 pages + 1 final read", ls.requests)
 	}
+}
+
+func TestWalkOfAServerIgnoringOffsetEnds(t *testing.T) {
+	ls := newListServer(250)
+	ls.ignoreOffset = true
+	got, err := walkAll(t, ls, 100)
+	if err == nil || !strings.Contains(err.Error(), "ignore offset") {
+		t.Fatalf("err = %v, want the walk to end saying the server ignores offset", err)
+	}
+	if len(got) != 101 || ls.requests != 1+stalePages {
+		t.Errorf("%d contexts over %d requests, want the first page's 101 over %d", len(got), ls.requests, 1+stalePages)
+	}
+}
+
+func TestWalkOutlastsPagesOfNewContextsAtTheFront(t *testing.T) {
+	// A page's worth of new contexts arrives at the front before each of
+	// pages 2 to stalePages: each of those pages then holds only contexts
+	// already seen, yet the walk goes on and misses none.
+	ls := newListServer(250)
+	want := ls.ids()
+	next := 1000
+	ls.beforePage = func(s *listServer, n int) {
+		if n < 2 || n > stalePages {
+			return
+		}
+		for range 100 {
+			next++
+			s.clock = s.clock.Add(time.Second)
+			s.items = slices.Insert(s.items, 0, ExecutionContext{ID: strconv.Itoa(next), LastActivityAt: s.clock, Status: StatusIdle})
+		}
+	}
+	got, err := walkAll(t, ls, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkWalk(t, got, want)
 }
 
 func TestWalkOfOnePageCostsOneRequest(t *testing.T) {
