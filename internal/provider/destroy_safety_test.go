@@ -52,7 +52,7 @@ func (c *cli) tracked(srv testServer, want []string) {
 }
 
 // fails runs a command that must fail with every one of wants in its output.
-func (c *cli) fails(args []string, wants ...string) {
+func (c *cli) fails(args []string, wants ...string) string {
 	c.t.Helper()
 	out, err := c.run(args...)
 	if err == nil {
@@ -64,6 +64,7 @@ func (c *cli) fails(args []string, wants ...string) {
 			c.t.Errorf("terraform %v: the output does not say %q:\n%s", args, want, lastLines(out, 30))
 		}
 	}
+	return flat
 }
 
 func TestAccDeletionProtectionHoldsWhateverPlannedTheDelete(t *testing.T) {
@@ -209,9 +210,10 @@ func TestAccAKeyOfAnotherDeploymentForgetsNothing(t *testing.T) {
 	// Another deployment, as another Wacht account or environment: it knows
 	// none of home's contexts, and answers 404 for them.
 	away := startServer(t, localserver.Options{DisableLimits: true, DeploymentID: "7210948356998815999"})
+	count := 3
 	config := func(srv testServer, settings string) string {
 		return srv.providerWith(settings) +
-			fmt.Sprintf("resource \"wacht_execution_context\" \"n\" {\n  count    = 3\n  title    = \"n${count.index}\"\n  agent_id = %q\n}\n", home.agentID)
+			fmt.Sprintf("resource \"wacht_execution_context\" \"n\" {\n  count    = %d\n  title    = \"n${count.index}\"\n  agent_id = %q\n}\n", count, home.agentID)
 	}
 	c := newCLI(t, config(home, ""))
 	c.must("apply", "-auto-approve", "-no-color")
@@ -232,6 +234,12 @@ func TestAccAKeyOfAnotherDeploymentForgetsNothing(t *testing.T) {
 	// what it could: its own agent's contexts.
 	c.write(config(away, fmt.Sprintf("  deployment_id = %q\n", home.DeploymentID())))
 	c.fails([]string{"apply", "-auto-approve", "-no-color", "-refresh=false", "-replace=wacht_execution_context.n[0]"}, both...)
+	count = 4
+	c.write(config(away, fmt.Sprintf("  deployment_id = %q\n", home.DeploymentID())))
+	if out := c.fails([]string{"apply", "-auto-approve", "-no-color", "-refresh=false"}, append(both, "Nothing was changed")...); strings.Contains(out, "all the same") {
+		t.Errorf("a create refused before it was sent is said to have made a context:\n%s", out)
+	}
+	count = 3
 	if n := len(away.Contexts()); n != 0 {
 		t.Errorf("the other deployment holds %d contexts: a key of another deployment than the pinned one made them", n)
 	}

@@ -19,6 +19,7 @@ func addAPIError(diags *diag.Diagnostics, action, resource, id string, err error
 	}
 	summary := fmt.Sprintf("Error %s %s", action, subject)
 	detail := fmt.Sprintf("%s %s: %s", capitalize(action), subject, err)
+	var depErr *wacht.DeploymentError
 	switch {
 	case errors.Is(err, wacht.ErrUnauthorized):
 		detail += "\n\nThe API key was refused. Check api_key in the provider block or the " + envAPIKey + " environment variable."
@@ -28,15 +29,17 @@ func addAPIError(diags *diag.Diagnostics, action, resource, id string, err error
 		detail += "\n\nCheck base_url in the provider block (or the " + envBaseURL + " environment variable): it must be the " +
 			"root of the Wacht API, such as " + wacht.DefaultBaseURL + ", with no path after it. If it is right, this deployment's " +
 			"backend has no execution-context API. Nothing was changed, and the state keeps what it tracks."
-	case errors.Is(err, wacht.ErrWrongDeployment) && action == "creating":
-		detail += "\n\nThe API made the context all the same, before its answer showed the deployment: it is kept in the " +
-			"state, tainted, so that it is not lost. Use an API key of the deployment that deployment_id names (or correct " +
-			"deployment_id), then apply again to replace it; or remove it from the state and delete it in Wacht."
+	case errors.As(err, &depErr) && depErr.Got == "":
+		detail += fmt.Sprintf("\n\nThe key's deployment holds no context or agent that would show which deployment it is. If "+
+			"the key is of deployment %s, set the provider's deployment_id = %q: it vouches for such a key. Nothing was "+
+			"changed, and the state keeps what it tracks.", depErr.Expected, depErr.Expected)
 	case errors.Is(err, wacht.ErrWrongDeployment):
 		detail += "\n\nUse an API key of the deployment the state and the provider's deployment_id name, or check base_url. " +
 			"Nothing was changed, and the state keeps what it tracks."
 	case errors.Is(err, wacht.ErrRateLimited):
-		detail += "\n\nThe API kept answering 429 after every retry. Lower -parallelism, lower the provider's rate_limits, or raise max_retries."
+		detail += "\n\nThe API answered 429 (rate limited) until the operation's time ran out (its timeouts, or 30 minutes) or " +
+			"Terraform was interrupted. 429 answers are waited out as the API asks and never count against max_retries. " +
+			"Runs with one API key share its rate limit: lower -parallelism or the provider's rate_limits, or run fewer at once."
 	}
 	diags.AddError(summary, detail)
 }

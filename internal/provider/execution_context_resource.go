@@ -233,7 +233,7 @@ func (r *executionContextResource) Create(ctx context.Context, req resource.Crea
 		setIdentity(ctx, resp.Identity, plan.ID, &resp.Diagnostics)
 	}
 	if err != nil {
-		r.createError(ctx, plan, err, &resp.Diagnostics)
+		r.createError(ctx, plan, ec != nil, err, &resp.Diagnostics)
 	}
 }
 
@@ -297,9 +297,11 @@ func interruption(err error, timeout time.Duration) string {
 	return "Terraform was interrupted"
 }
 
-// createError explains a failed create. An unknown agent is reported on
-// agent_id: the API's answer for it varies, so the agent is looked up.
-func (r *executionContextResource) createError(ctx context.Context, plan executionContextResourceModel, err error, diags *diag.Diagnostics) {
+// createError explains a failed create, made telling whether the context
+// was made all the same (and is recorded, tainted). An unknown agent is
+// reported on agent_id: the API's answer for it varies, so the agent is
+// looked up.
+func (r *executionContextResource) createError(ctx context.Context, plan executionContextResourceModel, made bool, err error, diags *diag.Diagnostics) {
 	var apiErr *wacht.APIError
 	if agentID := knownString(plan.AgentID); agentID != nil && errors.As(err, &apiErr) && apiErr.StatusCode < 500 &&
 		unknownAgent(ctx, r.client, *agentID, fmt.Sprintf("so no context was created for it (the API answered: %s)", apiErr.Message), diags) {
@@ -324,6 +326,14 @@ func (r *executionContextResource) createError(ctx context.Context, plan executi
 			fmt.Sprintf("Creating %s: %s\n\nThe request may have been carried out although no answer came back, so a context "+
 				"may exist that Terraform does not track; the request was not sent again, to avoid a duplicate. %s\n\n%s",
 				resourceName, err, found, findAndImport(lost.lost)))
+		return
+	}
+	if made && errors.Is(err, wacht.ErrWrongDeployment) {
+		diags.AddError("Error creating "+resourceName,
+			fmt.Sprintf("Creating %s: %s\n\nThe API made the context all the same, before its answer showed the deployment: "+
+				"it is kept in the state, tainted, so that it is not lost. Use an API key of the deployment that deployment_id "+
+				"names (or correct deployment_id), then apply again to replace it; or remove it from the state and delete it "+
+				"in Wacht.", resourceName, err))
 		return
 	}
 	addAPIError(diags, "creating", resourceName, "", err)
@@ -539,10 +549,16 @@ func (d deletion) run(ctx context.Context, diags *diag.Diagnostics) {
 	}
 }
 
-// failed reports an error; one caused by the delete timeout says so.
+// failed reports an error. One caused by the delete timeout or an interrupt
+// says so, and that a delete already sent may have been carried out.
 func (d deletion) failed(ctx context.Context, diags *diag.Diagnostics, err error) {
+	why := "Terraform interrupted the delete"
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		err = fmt.Errorf("gave up after the delete timeout of %s: %w", d.timeout, err)
+		why = fmt.Sprintf("gave up after the delete timeout of %s", d.timeout)
+	}
+	if ctx.Err() != nil {
+		err = fmt.Errorf("%s (%w). A delete already sent may have been carried out all the same: the context stays in "+
+			"the state, and the next refresh drops it if it is gone", why, err)
 	}
 	addAPIError(diags, "deleting", resourceName, d.id, err)
 }

@@ -120,7 +120,9 @@ func (p *wachtProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp
 				MarkdownDescription: "The id of the only deployment this configuration may touch, like the AWS provider's " +
 					"`allowed_account_ids`. When set, any context or agent the API returns from another deployment is an " +
 					"error, and so is any change made with an API key of another deployment, refused before it is sent. " +
-					"Left out, the provider still never takes a 404 for a context recorded under another deployment than " +
+					"A key whose deployment holds no context and no agent shows no deployment: it is taken to be of this " +
+					"one, and a context it creates elsewhere is caught on the create's answer (kept in the state, " +
+					"tainted). Left out, the provider still never takes a 404 for a context recorded under another deployment than " +
 					"the key's as proof that it is gone.",
 				Validators: []validator.String{idValidator()},
 			},
