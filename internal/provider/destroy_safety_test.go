@@ -355,3 +355,23 @@ func TestAccDeleteAnswered404WhileTheContextIsStillThere(t *testing.T) {
 		t.Errorf("%d contexts left on the server", n)
 	}
 }
+
+// One context tracked by two addresses (an id imported twice) is named at
+// the next plan: destroying either would delete what the other tracks.
+func TestAccTwoAddressesOnOneContextAreNamed(t *testing.T) {
+	srv := startServer(t, localserver.Options{DisableLimits: true})
+	one := srv.providerBlock() + "resource \"wacht_execution_context\" \"a\" {\n  title = \"one\"\n}\n"
+	c := newCLI(t, one)
+	c.must("apply", "-auto-approve", "-no-color")
+	const warning = "tracked by two addresses"
+	if out := c.must("plan", "-no-color"); strings.Contains(out, warning) {
+		t.Fatalf("one address on one context is named as two:\n%s", out)
+	}
+	id := c.state().managedIDs()[0]
+	c.write(one + "resource \"wacht_execution_context\" \"b\" {\n  title = \"one\"\n}\n")
+	c.must("import", "-no-color", "wacht_execution_context.b", id)
+	out := strings.Join(strings.Fields(c.must("plan", "-no-color")), " ")
+	if !strings.Contains(out, warning) || !strings.Contains(out, id) {
+		t.Errorf("the plan does not name context %s as tracked by two addresses:\n%s", id, out)
+	}
+}

@@ -377,7 +377,12 @@ func (r *executionContextResource) Read(ctx context.Context, req resource.ReadRe
 		addAPIError(&resp.Diagnostics, "reading", resourceName, id, err)
 		return
 	}
-	r.client.Claim(ec.ID) // tracked for this address: no lost create may adopt it
+	if !r.client.Claim(ec.ID) { // tracked for this address: no lost create may adopt it
+		resp.Diagnostics.AddWarning("Execution context tracked by two addresses",
+			fmt.Sprintf("Execution context %s is tracked by another resource address of this configuration too (one id "+
+				"imported twice, or a state edited by hand). Destroying or replacing either address deletes the context "+
+				"that both track. Keep one address: run `terraform state rm` on the other.", id))
+	}
 	state.contextFields = newContextFields(ec)
 	state.defaultSettings()
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)

@@ -56,8 +56,9 @@ func (cl *claims) turn(in CreateExecutionContextInput) *semaphore.Weighted {
 }
 
 // Claim records that id is tracked for an address (Terraform read it for
-// one), so that no lost create of this client adopts it.
-func (c *Client) Claim(id string) { c.claims.claim(id) }
+// one), so that no lost create of this client adopts it. It reports whether
+// id was unclaimed: false means another address of the run tracks it too.
+func (c *Client) Claim(id string) bool { return c.claims.claim(id) }
 
 // serverClock is the latest time the server was seen to have: the Date of
 // its answers (whole seconds, rounded down), the created_at of what it
