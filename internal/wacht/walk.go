@@ -228,6 +228,9 @@ func connects[T any, P interface {
 // catchUp reads from the front for items ordered after newest, the newest
 // when the walk began.
 func (w *walker[T, P]) catchUp(ctx context.Context, newest time.Time) error {
+	// The catch-up reads again what the walk has listed, moved to the
+	// front: only a page it has read itself is stale.
+	w.onPages, w.stale = map[string]bool{}, 0
 	for offset := 0; ; {
 		items, hasMore, err := w.page(ctx, offset)
 		if err != nil {

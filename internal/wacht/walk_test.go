@@ -240,6 +240,26 @@ func TestWalkFindsContextsThatMovedToTheFront(t *testing.T) {
 	checkWalk(t, got, ls.ids())
 }
 
+func TestWalkCatchesUpOnABusyAgent(t *testing.T) {
+	// 750 contexts the walk has listed get new activity before its ninth
+	// page: the catch-up reads eight pages of them, which is no sign of a
+	// server that ignores offset.
+	ls := newListServer(1000)
+	want := ls.ids()
+	ls.beforePage = func(s *listServer, n int) {
+		if n == 9 {
+			for _, id := range slices.Clone(s.ids()[:750]) {
+				s.bump(id)
+			}
+		}
+	}
+	got, err := walkAll(t, ls, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkWalk(t, got, want)
+}
+
 func TestWalkStopsWhenTheConsumerDoes(t *testing.T) {
 	ls := newListServer(500)
 	srv := httptest.NewServer(ls)
