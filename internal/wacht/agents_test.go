@@ -84,3 +84,32 @@ func TestAgentsWalksEveryPageOnce(t *testing.T) {
 		})
 	}
 }
+
+func TestAgentsWalkOutlastsADeletedAnchorFarIn(t *testing.T) {
+	// The agent list has no order, so a walk whose anchor (the last agent
+	// of page seven) is deleted steps back page by page to the front and
+	// reads again what it has seen: no sign of a server ignoring offset.
+	var ids []string
+	for i := 800; i > 0; i-- {
+		ids = append(ids, strconv.Itoa(i))
+	}
+	start := slices.Clone(ids)
+	rec := agentList(&ids, func(n int) {
+		if n == 8 {
+			ids = slices.Delete(ids, 700, 701)
+		}
+	})
+	c, _ := newTestClient(t, rec, nil)
+	var got []string
+	for a, err := range c.Agents(context.Background(), "") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, a.ID)
+	}
+	for _, id := range start {
+		if !slices.Contains(got, id) && slices.Contains(ids, id) {
+			t.Errorf("agent %s, there all along, was missed", id)
+		}
+	}
+}

@@ -90,7 +90,7 @@ func walk[T any, P interface {
 		pageSize = DefaultPageSize
 	}
 	return func(yield func(P, error) bool) {
-		w := walker[T, P]{read: read, keep: keep, pageSize: pageSize, seen: map[string]bool{}, onPages: map[string]bool{}, yield: yield}
+		w := walker[T, P]{read: read, keep: keep, pageSize: pageSize, seen: map[string]bool{}, onPages: map[string]bool{}, furthest: -1, yield: yield}
 		if err := w.run(ctx); err != nil && !w.stopped {
 			yield(nil, err)
 		}
@@ -109,6 +109,7 @@ type walker[T any, P interface {
 	yield    func(P, error) bool
 	limit    int  // the page size asked for
 	stale    int  // pages in a row that brought no unseen item
+	furthest int  // the furthest offset emitted from, -1 before the first
 	stopped  bool // the consumer broke out of the loop
 }
 
@@ -157,8 +158,12 @@ func (w *walker[T, P]) emit(page []T, newerThan time.Time, offset int) (bool, er
 			return false, nil
 		}
 	}
-	if w.stale = w.stale + 1; fresh || len(page) == 0 {
-		w.stale = 0
+	switch {
+	case offset <= w.furthest: // read again after a step back: no sign either way
+	case fresh || len(page) == 0:
+		w.furthest, w.stale = offset, 0
+	default:
+		w.furthest, w.stale = offset, w.stale+1
 	}
 	if w.stale >= stalePages {
 		return false, fmt.Errorf("listing at offset %d: %d pages in a row brought nothing new; the server seems to ignore offset, so the list cannot be walked", offset, stalePages)
@@ -230,7 +235,7 @@ func connects[T any, P interface {
 func (w *walker[T, P]) catchUp(ctx context.Context, newest time.Time) error {
 	// The catch-up reads again what the walk has listed, moved to the
 	// front: only a page it has read itself is stale.
-	w.onPages, w.stale = map[string]bool{}, 0
+	w.onPages, w.stale, w.furthest = map[string]bool{}, 0, -1
 	for offset := 0; ; {
 		items, hasMore, err := w.page(ctx, offset)
 		if err != nil {
