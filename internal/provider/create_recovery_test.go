@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+
 	"github.com/wacht-platform/terraform-provider-wacht/internal/localserver"
 )
 
@@ -135,4 +138,30 @@ func TestAccCreateTimeoutRecordsTheContext(t *testing.T) {
 	srv.SetFaults(localserver.Faults{})
 	c.must("apply", "-auto-approve", "-no-color")
 	wantStateMatchesServer(t, c, srv, 3)
+}
+
+// Found by the outside attack: one context anywhere in the deployment whose
+// last_activity_at is ahead of the server's clock (another node's skewed
+// clock) sits at the front of the list; the presence probe took its activity
+// as the lost create's window start, so the context the create made was not
+// found and was left untracked.
+func TestAccLostCreateAnswerIsAdoptedDespiteAFutureDatedContext(t *testing.T) {
+	srv := startServer(t, localserver.Options{Faults: localserver.Faults{LoseCreateResponses: 1}})
+	other := "unrelated"
+	future := srv.AddContext(localserver.ExecutionContext{Title: "future", ContextGroup: &other, LastActivityAt: time.Now().Add(10 * time.Minute)})
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { preCheck(t) },
+		ProtoV6ProviderFactories: protoV6,
+		Steps: []resource.TestStep{{
+			Config: srv.contextConfig(`title = "answer lost"`, fmt.Sprintf("agent_id = %q", srv.agentID)),
+			Check: func(st *terraform.State) error {
+				for _, c := range srv.Contexts() {
+					if c.ID != future.ID {
+						return resource.TestCheckResourceAttr(ctxAddr, "id", c.ID)(st)
+					}
+				}
+				return fmt.Errorf("no context made")
+			},
+		}},
+	})
 }

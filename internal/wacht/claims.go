@@ -67,17 +67,45 @@ func (c *Client) Claim(id string) bool { return c.claims.claim(id) }
 // from then on, whatever the local clock says; the last two are also at least
 // the creation of every context the server held, so that a lost create's
 // window, which starts at the reading before it was sent, takes none of them.
+//
+// An activity is written by whichever backend node served it, whose clock
+// may run ahead: one past what the server's answers told (told, plus the
+// second a Date rounds off) is a node's skew, not the server's time, and is
+// left out, lest every window start in the future and miss its context.
 type serverClock struct {
 	mu     sync.Mutex
 	latest time.Time
+	told   time.Time // the latest Date or created_at
 }
 
+// dateResolution is how far the server's time may be past its Date.
+const dateResolution = time.Second
+
+// observe records a time the server told: a Date, or the created_at of a
+// context this client created.
 func (sc *serverClock) observe(t time.Time) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
-	if t.After(sc.latest) {
-		sc.latest = t
+	sc.told = later(sc.told, t)
+	sc.latest = later(sc.latest, t)
+}
+
+// observeActivity records a list item's activity, unless the server's
+// answers tell that it is in the future.
+func (sc *serverClock) observeActivity(t time.Time) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if !sc.told.IsZero() && t.After(sc.told.Add(dateResolution)) {
+		return
 	}
+	sc.latest = later(sc.latest, t)
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 func (sc *serverClock) now() time.Time {

@@ -40,3 +40,37 @@ func TestLostCreateWindowsStartAtTheServersTime(t *testing.T) {
 		t.Errorf("lost creates' windows from %v, want %v: the list's latest activity, then the answered create's created_at", windows, want)
 	}
 }
+
+// A list front last active ahead of the server's Date (a backend node's
+// clock runs ahead) says nothing of the server's time: a lost create's
+// window starts at the Date then, not in the future, where it would miss the
+// context made. An activity within the second a Date rounds off is taken.
+func TestLostCreateWindowIgnoresActivityAheadOfTheServersDate(t *testing.T) {
+	date := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		activity, want time.Time
+	}{
+		{date.Add(10 * time.Minute), date},
+		{date.Add(1500 * time.Millisecond), date},
+		{date.Add(700 * time.Millisecond), date.Add(700 * time.Millisecond)},
+	} {
+		front := `{"data":[{"id":"7210948357125083136","last_activity_at":"` + tc.activity.Format(time.RFC3339Nano) + `","title":""}],"has_more":true,"limit":1,"offset":0}`
+		dated := http.Header{"Date": {date.Format(http.TimeFormat)}}
+		rec := &recorder{answer: func(_ int, r *http.Request) (int, http.Header, string) {
+			if r.Method == http.MethodGet {
+				return 200, dated, front
+			}
+			return 502, dated, `{"errors":[{"message":"Bad Gateway","code":502}]}`
+		}}
+		c, _ := newTestClient(t, rec, nil)
+		delete(c.presence.known, contextRoutes) // to be found out, as by a new client
+		_, err := c.CreateExecutionContext(context.Background(), CreateExecutionContextInput{})
+		lost, ok := err.(*LostCreateError)
+		if !ok {
+			t.Fatalf("create: %v, want a lost create", err)
+		}
+		if !lost.Since.Equal(tc.want) {
+			t.Errorf("front last active %s, Date %s: window from %s, want %s", tc.activity, date, lost.Since, tc.want)
+		}
+	}
+}

@@ -152,7 +152,7 @@ func (c *Client) probe(ctx context.Context, fam *routeFamily) (*MissingAPIError,
 	}
 	if fam == contextRoutes {
 		// The latest activity is past every context's creation (serverClock).
-		c.server.observe(front.LastActivityAt)
+		c.server.observeActivity(front.LastActivityAt)
 	}
 	return nil, nil
 }
