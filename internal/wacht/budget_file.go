@@ -27,14 +27,15 @@ type budgetFile struct {
 	patience time.Duration
 }
 
-// budgetDir is where budget files live: the user cache dir, which
-// XDG_CACHE_HOME moves.
-func budgetDir() (string, error) {
+// cacheDir is where the files that the processes of a machine share live,
+// each kind in its folder: under the user cache dir, which XDG_CACHE_HOME
+// moves.
+func cacheDir(kind string) (string, error) {
 	cache, err := os.UserCacheDir()
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(cache, "terraform-provider-wacht", "rate-budget"), nil
+	return filepath.Join(cache, "terraform-provider-wacht", kind), nil
 }
 
 // accountHash names an account's budget: a hash of base URL and key, so
@@ -47,7 +48,7 @@ func accountHash(baseURL, apiKey string) string {
 // openBudgetFile prepares the account's budget file and takes its lock once,
 // so that an unusable cache dir shows at once rather than on a request.
 func openBudgetFile(ctx context.Context, account string) (*budgetFile, error) {
-	dir, err := budgetDir()
+	dir, err := cacheDir("rate-budget")
 	if err != nil {
 		return nil, err
 	}
@@ -78,16 +79,26 @@ const (
 // missing, unreadable as a budget, of another version or another account
 // starts over from an empty budget.
 func (f *budgetFile) update(ctx context.Context, fn func(*budgetState)) error {
-	lockCtx, cancel := context.WithTimeout(ctx, f.patience)
+	return underLock(ctx, f.lock, f.patience, func() error { return f.rewrite(fn) })
+}
+
+// underLock runs fn holding lock, a lock held briefly by every process that
+// takes it: one held for over patience is given up.
+func underLock(ctx context.Context, lock *flock.Flock, patience time.Duration, fn func() error) error {
+	lockCtx, cancel := context.WithTimeout(ctx, patience)
 	defer cancel()
 	// The lock is taken when no error comes back.
-	if _, err := f.lock.TryLockContext(lockCtx, lockRetry); err != nil {
+	if _, err := lock.TryLockContext(lockCtx, lockRetry); err != nil {
 		if ctx.Err() == nil {
-			return fmt.Errorf("%s held by another process for over %v", f.lock.Path(), f.patience)
+			return fmt.Errorf("%s held by another process for over %v", lock.Path(), patience)
 		}
 		return err
 	}
-	defer func() { _ = f.lock.Unlock() }()
+	defer func() { _ = lock.Unlock() }()
+	return fn()
+}
+
+func (f *budgetFile) rewrite(fn func(*budgetState)) error {
 	st, err := f.read()
 	if err != nil {
 		return err

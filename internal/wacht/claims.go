@@ -2,10 +2,18 @@ package wacht
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
+	"github.com/gofrs/flock"
 	"golang.org/x/sync/semaphore"
 )
 
@@ -14,24 +22,229 @@ import (
 // only a context nobody claimed, so two addresses never share one.
 //
 // Creates with the same arguments also take turns with the search for a lost
-// one (creates): the search waits for the POSTs in flight, which may have
-// made the very contexts it would find, to be answered and claimed, and holds
-// off new ones until it has claimed its own.
+// one (turn): the search waits for the POSTs in flight, which may have made
+// the very contexts it would find, to be answered and claimed, and holds off
+// new ones until it has claimed its own. Turns and the claims of creates are
+// shared by every process on the machine through files in dir (parallel
+// runs in two workspaces, provider aliases): a search of one process waits
+// for the creates of another, and never adopts what another created or
+// adopted. Across machines nothing tells one run's context from another's:
+// the API takes no idempotency key.
 type claims struct {
-	mu      sync.Mutex
-	ids     map[string]bool
-	creates map[string]*semaphore.Weighted
+	mu    sync.Mutex
+	ids   map[string]bool
+	turns map[string]*turn
+	base  string // the base URL, which names the turns' files
+	dir   string // the turns' files; "" keeps turns and claims in-process
+}
+
+// turn is where the creates with one set of arguments take their turns: sem
+// among the client's own, lock among processes, which hold it shared while
+// they create and alone while they search.
+type turn struct {
+	sem *semaphore.Weighted
+	// lock is nil when the turn's files cannot be written: turns are then
+	// taken within the process alone.
+	lock *flock.Flock
+	// creates is the client's creates holding lock shared; share guards it
+	// and the taking of the lock for the first.
+	creates int
+	share   *semaphore.Weighted
+	// claimed lists the contexts of the stripe's arguments that some process
+	// created or adopted, under claimedLock.
+	claimed     string
+	claimedLock *flock.Flock
 }
 
 // searchWeight is the weight a search for a lost create takes: all of it, so
 // it runs alone among the creates of its arguments, which take 1 each.
 const searchWeight = 1 << 30
 
-func newClaims() *claims {
-	return &claims{ids: map[string]bool{}, creates: map[string]*semaphore.Weighted{}}
+// claimRetention is how long a claim stays in a turn's file: past the end of
+// every window it could fall in, that of a create sent before the context
+// was made and searched for once its answer was lost.
+const claimRetention = 24 * time.Hour
+
+func newClaims(base string) *claims {
+	cl := &claims{ids: map[string]bool{}, turns: map[string]*turn{}, base: base}
+	if dir, err := cacheDir("creates"); err == nil {
+		cl.dir = dir
+	}
+	return cl
 }
 
-// claim records id, reporting whether it was unclaimed.
+// turn is the turn of the creates with in's arguments.
+func (cl *claims) turn(in CreateExecutionContextInput) *turn {
+	args, _ := json.Marshal(in) // a struct of strings always encodes
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	t, ok := cl.turns[string(args)]
+	if !ok {
+		t = &turn{sem: semaphore.NewWeighted(searchWeight), share: semaphore.NewWeighted(1)}
+		cl.openFiles(t, args)
+		cl.turns[string(args)] = t
+	}
+	return t
+}
+
+// turnStripes is how many turns' files a base URL has: the turns of all
+// arguments share them, so that a run of many distinct creates leaves a few
+// files, not three for each. Arguments that share a stripe only wait for
+// each other's creates, a request's time at most.
+const turnStripes = 64
+
+// openFiles gives t its files, named by a hash of the base URL and the
+// stripe of its arguments: not of the key, so that runs with two keys of one
+// deployment take turns too, and contexts of other deployments, whose ids
+// differ, are never listed by a search of this one anyway.
+func (cl *claims) openFiles(t *turn, args []byte) {
+	if cl.dir == "" || os.MkdirAll(cl.dir, 0o700) != nil {
+		return
+	}
+	base := sha256.Sum256([]byte("wacht create turn\x00" + cl.base))
+	stripe := sha256.Sum256(args)[0] % turnStripes
+	name := filepath.Join(cl.dir, fmt.Sprintf("%s-%02d", hex.EncodeToString(base[:16]), stripe))
+	f, err := os.OpenFile(name+".turn", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return
+	}
+	_ = f.Close()
+	t.lock = flock.New(name+".turn", flock.SetPermissions(0o600))
+	t.claimed = name + ".claimed.json"
+	t.claimedLock = flock.New(name+".claimed.lock", flock.SetPermissions(0o600))
+}
+
+// heldTurn is a create's or a search's turn, to be released once its
+// outcome is known: its context answered and claimed, or searched for.
+type heldTurn struct {
+	c      *Client
+	t      *turn
+	weight int64
+}
+
+// holdTurn takes a create's turn among those with in's arguments, waiting
+// for other processes as long as ctx lets it.
+func (c *Client) holdTurn(ctx context.Context, in CreateExecutionContextInput, weight int64) (*heldTurn, error) {
+	t := c.claims.turn(in)
+	if err := t.sem.Acquire(ctx, weight); err != nil {
+		return nil, err
+	}
+	if err := c.lockTurn(ctx, t, weight == searchWeight); err != nil {
+		t.sem.Release(weight)
+		return nil, err
+	}
+	return &heldTurn{c: c, t: t, weight: weight}, nil
+}
+
+// lockTurn takes t's file lock: alone for a search, shared for the first of
+// the client's creates, which the others then share.
+func (c *Client) lockTurn(ctx context.Context, t *turn, alone bool) error {
+	if t.lock == nil {
+		return nil
+	}
+	if alone {
+		return c.waitForLock(ctx, t.lock, t.lock.TryLock, t.lock.TryLockContext)
+	}
+	if err := t.share.Acquire(ctx, 1); err != nil {
+		return err
+	}
+	defer t.share.Release(1)
+	if t.creates == 0 {
+		if err := c.waitForLock(ctx, t.lock, t.lock.TryRLock, t.lock.TryRLockContext); err != nil {
+			return err
+		}
+	}
+	t.creates++
+	return nil
+}
+
+// waitForLock takes a lock with try, and when another process holds it,
+// says so and waits with tryCtx until ctx ends.
+func (c *Client) waitForLock(ctx context.Context, lock *flock.Flock, try func() (bool, error), tryCtx func(context.Context, time.Duration) (bool, error)) error {
+	if ok, err := try(); ok || err != nil {
+		return err
+	}
+	c.log.Debug(ctx, "waiting for identical creates of another process", map[string]any{"lock": lock.Path()})
+	_, err := tryCtx(ctx, turnRetry)
+	return err
+}
+
+// turnRetry is how often a turn held by another process is tried again: it
+// is held for a request or a search, not a file's read.
+const turnRetry = 10 * time.Millisecond
+
+func (h *heldTurn) release() {
+	if t := h.t; t.lock != nil {
+		if h.weight == searchWeight {
+			_ = t.lock.Unlock()
+		} else {
+			_ = t.share.Acquire(context.Background(), 1)
+			if t.creates--; t.creates == 0 {
+				_ = t.lock.Unlock()
+			}
+			t.share.Release(1)
+		}
+	}
+	h.t.sem.Release(h.weight)
+}
+
+// claim records id, reporting whether it was unclaimed, in this client and
+// in the turn's file, which other processes read. A file that cannot be used
+// leaves the claim to this client.
+func (h *heldTurn) claim(ctx context.Context, id string) bool {
+	ctx = context.WithoutCancel(ctx) // an answered create is claimed even if its caller has gone
+	cl := h.c.claims
+	cl.mu.Lock()
+	taken := cl.ids[id]
+	cl.mu.Unlock()
+	if taken {
+		return false
+	}
+	if h.t.lock != nil {
+		free, err := h.claimInFile(ctx, id)
+		if err != nil {
+			h.c.log.Debug(ctx, "claims of other processes unknown", map[string]any{"file": h.t.claimed, "error": err.Error()})
+		} else if !free {
+			return false
+		}
+	}
+	return cl.claim(id)
+}
+
+// claimedFile is the contexts some process claimed, with when.
+type claimedFile map[string]time.Time
+
+// claimInFile adds id to the turn's file, reporting whether it was not
+// there; claims older than claimRetention are dropped.
+func (h *heldTurn) claimInFile(ctx context.Context, id string) (free bool, err error) {
+	err = underLock(ctx, h.t.claimedLock, lockPatience, func() error {
+		claimed := claimedFile{}
+		data, err := os.ReadFile(h.t.claimed)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
+			return err
+		case json.Unmarshal(data, &claimed) != nil:
+			claimed = claimedFile{} // torn by a crash: what it held is older than its writer
+		}
+		now := h.c.clock.Now()
+		for k, at := range claimed {
+			if now.Sub(at) > claimRetention {
+				delete(claimed, k)
+			}
+		}
+		if _, taken := claimed[id]; taken {
+			return nil
+		}
+		free = true
+		claimed[id] = now
+		data, _ = json.Marshal(claimed) // a map of strings and times always encodes
+		return os.WriteFile(h.t.claimed, data, 0o600)
+	})
+	return free, err
+}
+
+// claim records id in this client, reporting whether it was unclaimed.
 func (cl *claims) claim(id string) bool {
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
@@ -40,19 +253,6 @@ func (cl *claims) claim(id string) bool {
 	}
 	cl.ids[id] = true
 	return true
-}
-
-// turn is the semaphore of the creates with in's arguments.
-func (cl *claims) turn(in CreateExecutionContextInput) *semaphore.Weighted {
-	key, _ := json.Marshal(in) // a struct of strings always encodes
-	cl.mu.Lock()
-	defer cl.mu.Unlock()
-	s, ok := cl.creates[string(key)]
-	if !ok {
-		s = semaphore.NewWeighted(searchWeight)
-		cl.creates[string(key)] = s
-	}
-	return s
 }
 
 // Claim records that id is tracked for an address (Terraform read it for
@@ -112,13 +312,4 @@ func (sc *serverClock) now() time.Time {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	return sc.latest
-}
-
-// holdTurn takes a create's turn among those with in's arguments.
-func (c *Client) holdTurn(ctx context.Context, in CreateExecutionContextInput, weight int64) (release func(), err error) {
-	s := c.claims.turn(in)
-	if err := s.Acquire(ctx, weight); err != nil {
-		return nil, err
-	}
-	return func() { s.Release(weight) }, nil
 }

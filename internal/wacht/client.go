@@ -133,7 +133,7 @@ func New(cfg Config) (*Client, error) {
 		log:        cfg.Logger,
 		detach:     cfg.Detach,
 		jitter:     rand.Float64,
-		claims:     newClaims(),
+		claims:     newClaims(base.String()),
 		presence:   &presence{known: map[*routeFamily]*MissingAPIError{}},
 		pinned:     cfg.DeploymentID,
 	}

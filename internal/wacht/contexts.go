@@ -115,7 +115,7 @@ func (c *Client) CreateExecutionContext(ctx context.Context, in CreateExecutionC
 	if err := c.beforeWrite(ctx); err != nil {
 		return nil, err
 	}
-	release, err := c.holdTurn(ctx, in, 1)
+	turn, err := c.holdTurn(ctx, in, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -130,11 +130,11 @@ func (c *Client) CreateExecutionContext(ctx context.Context, in CreateExecutionC
 			// have made one, to be looked for like any lost answer.
 			err = fmt.Errorf("POST %s: %w: the answer names no execution context (%w)", contextsPath, ErrOutcomeUnknown, idErr)
 		} else {
-			c.claims.claim(out.ID) // before the turn ends: a search must not find it unclaimed
+			turn.claim(ctx, out.ID) // before the turn ends: a search must not find it unclaimed
 			c.server.observe(out.CreatedAt)
 		}
 	}
-	release()
+	turn.release()
 	c.reads.forget()
 	if errors.Is(err, ErrOutcomeUnknown) {
 		lost.err = err

@@ -48,11 +48,11 @@ func (e *LostCreateError) narrow(c *Client) {
 // The search runs alone among the creates with the same arguments (see
 // claims), so it never takes a context whose create is still to be answered.
 func (c *Client) AdoptLostCreate(ctx context.Context, lost *LostCreateError) (*ExecutionContext, error) {
-	release, err := c.holdTurn(ctx, lost.Input, searchWeight)
+	turn, err := c.holdTurn(ctx, lost.Input, searchWeight)
 	if err != nil {
 		return nil, err
 	}
-	defer release()
+	defer turn.release()
 	lost.narrow(c)
 	found, err := c.findCreated(ctx, lost.Input, lost.Since)
 	if err != nil {
@@ -61,7 +61,7 @@ func (c *Client) AdoptLostCreate(ctx context.Context, lost *LostCreateError) (*E
 	lost.narrow(c) // the search's own answers tell the server's time
 	slices.SortStableFunc(found, func(a, b *ExecutionContext) int { return a.CreatedAt.Compare(b.CreatedAt) })
 	for _, ec := range found {
-		if ec.CreatedAt.After(lost.Since) && c.claims.claim(ec.ID) {
+		if ec.CreatedAt.After(lost.Since) && turn.claim(ctx, ec.ID) {
 			return ec, nil
 		}
 	}

@@ -3,8 +3,14 @@ package wacht_test
 import (
 	"context"
 	"errors"
+	"io"
+	"maps"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -198,5 +204,150 @@ func TestLostCreatesSearchingOutOfOrderBothFindOne(t *testing.T) {
 		if ec, err := c.AdoptLostCreate(context.Background(), lost); err != nil || ec == nil {
 			t.Errorf("lost create %d: adopted %v (%v), want a context", i+1, ec, err)
 		}
+	}
+}
+
+// signalLogger closes waiting when the client logs msg.
+type signalLogger struct {
+	msg     string
+	once    sync.Once
+	waiting chan struct{}
+}
+
+func (l *signalLogger) Debug(_ context.Context, msg string, _ map[string]any) {
+	if msg == l.msg {
+		l.once.Do(func() { close(l.waiting) })
+	}
+}
+
+// Two runs on one machine (two workspaces, each with its own client and so
+// its own claims), creating identical contexts at once. Run A's create is
+// sent first and held until run B's is carried out, then carried out itself
+// and its connection dropped; B's answer comes only later. A's search must wait for
+// B's answer rather than adopt B's context, the older: each run ends with
+// its own context and none is left untracked.
+func TestLostCreateWaitsForAnotherRunsIdenticalCreate(t *testing.T) {
+	srv := localserver.StartTest(t, localserver.Options{DisableLimits: true})
+	backend := srv.URL()
+	aSent, bMade, releaseB, aSearched := make(chan struct{}), make(chan struct{}), make(chan struct{}), make(chan struct{})
+	var aLost atomic.Bool
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		run, create := r.Header.Get("User-Agent")[:5], r.Method == http.MethodPost
+		switch {
+		case run == "run-a" && create:
+			close(aSent)
+			<-bMade
+		case run == "run-b" && create:
+			<-aSent // B's context is made inside A's window
+		case run == "run-a" && aLost.Load():
+			close(aSearched) // a search before B's answer: the failure under test
+		}
+		status, header, body := forward(t, r, backend)
+		switch {
+		case run == "run-a" && create:
+			aLost.Store(true)
+			conn, _, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			_ = conn.Close()
+			return
+		case run == "run-b" && create:
+			close(bMade)
+			<-releaseB
+		}
+		maps.Copy(w.Header(), header)
+		w.WriteHeader(status)
+		_, _ = w.Write(body)
+	}))
+	t.Cleanup(proxy.Close)
+	aLog := &signalLogger{msg: "waiting for identical creates of another process", waiting: make(chan struct{})}
+	client := func(run string, log wacht.Logger) *wacht.Client {
+		c, err := wacht.New(wacht.Config{BaseURL: proxy.URL, APIKey: srv.APIKey(), UserAgent: run, Limits: ptr(wacht.Unlimited()), Logger: log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	a, b := client("run-a", aLog), client("run-b", nil)
+	agent := srv.AddAgent("a", "").ID
+	in := wacht.CreateExecutionContextInput{Title: ptr("same"), AgentID: &agent, ContextGroup: ptr("xrun")}
+
+	var ecB *wacht.ExecutionContext
+	var errB error
+	bDone := make(chan struct{})
+	go func() {
+		defer close(bDone)
+		ecB, errB = b.CreateExecutionContext(context.Background(), in)
+	}()
+	lost := lostCreate(t, a, in)
+	var ecA *wacht.ExecutionContext
+	var errA error
+	aDone := make(chan struct{})
+	go func() {
+		defer close(aDone)
+		ecA, errA = a.AdoptLostCreate(context.Background(), lost)
+	}()
+	select {
+	case <-aLog.waiting:
+	case <-aSearched:
+		t.Error("run A searched while run B's identical create was unanswered")
+	}
+	close(releaseB)
+	<-bDone
+	<-aDone
+	if errA != nil || errB != nil || ecA == nil || ecB == nil {
+		t.Fatalf("run A adopted %v (%v), run B created %v (%v)", ecA, errA, ecB, errB)
+	}
+	if ecA.ID == ecB.ID {
+		t.Errorf("both runs track %s", ecA.ID)
+	}
+	if all := srv.Contexts(); len(all) != 2 {
+		t.Errorf("%d contexts on the server, want 2", len(all))
+	}
+}
+
+// forward sends r to backend, returning its answer.
+func forward(t *testing.T, r *http.Request, backend string) (int, http.Header, []byte) {
+	req, err := http.NewRequestWithContext(r.Context(), r.Method, backend+r.URL.RequestURI(), r.Body)
+	if err != nil {
+		t.Error(err)
+		return http.StatusBadGateway, nil, nil
+	}
+	req.Header = r.Header.Clone()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Error(err)
+		return http.StatusBadGateway, nil, nil
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Error(err)
+	}
+	return resp.StatusCode, resp.Header, body
+}
+
+// Without a cache dir to write the turns' files to, creates take their turns
+// within the process, and a lost create is still found.
+func TestLostCreateWithoutACacheDir(t *testing.T) {
+	notDir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(notDir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("XDG_CACHE_HOME", notDir)
+	srv := localserver.StartTest(t, localserver.Options{DisableLimits: true})
+	c := newClient(t, srv, wacht.Unlimited())
+	in := wacht.CreateExecutionContextInput{Title: ptr("no cache")}
+	made, err := c.CreateExecutionContext(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.SetFaults(localserver.Faults{LoseCreateResponses: 1})
+	lost := lostCreate(t, c, in)
+	ec, err := c.AdoptLostCreate(context.Background(), lost)
+	if err != nil || ec == nil || ec.ID == made.ID {
+		t.Errorf("adopted %v (%v), want the lost create's context, not %s", ec, err, made.ID)
 	}
 }
