@@ -165,8 +165,10 @@ func (c *Client) waitForLock(ctx context.Context, lock *flock.Flock, try func() 
 		return err
 	}
 	c.log.Debug(ctx, "waiting for identical creates of another process", map[string]any{"lock": lock.Path()})
-	_, err := tryCtx(ctx, turnRetry)
-	return err
+	if _, err := tryCtx(ctx, turnRetry); err != nil {
+		return fmt.Errorf("waiting for another process's creates with the same arguments (%s): %w", lock.Path(), err)
+	}
+	return nil
 }
 
 // turnRetry is how often a turn held by another process is tried again: it

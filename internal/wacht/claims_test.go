@@ -2,9 +2,13 @@ package wacht
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/gofrs/flock"
 )
 
 // The presence probe before a client's first write reads the front of the
@@ -72,5 +76,33 @@ func TestLostCreateWindowIgnoresActivityAheadOfTheServersDate(t *testing.T) {
 		if !lost.Since.Equal(tc.want) {
 			t.Errorf("front last active %s, Date %s: window from %s, want %s", tc.activity, date, lost.Since, tc.want)
 		}
+	}
+}
+
+// A create waits for another process's turn only as long as its context
+// lets it, and then fails before anything is sent.
+func TestCreateWaitingForAnotherProcessEndsWithItsContext(t *testing.T) {
+	rec := &recorder{answer: func(int, *http.Request) (int, http.Header, string) { return 200, nil, contextJSON }}
+	c, _ := newTestClient(t, rec, nil)
+	busy := "busy"
+	in := CreateExecutionContextInput{Title: &busy}
+	turn := c.claims.turn(in)
+	if turn.lock == nil {
+		t.Fatal("no turn file: the cache dir is not writable")
+	}
+	other := flock.New(turn.lock.Path()) // another process's search, on a file descriptor of its own
+	if ok, err := other.TryLock(); !ok || err != nil {
+		t.Fatalf("locking the turn as another process: %v, %v", ok, err)
+	}
+	defer func() { _ = other.Unlock() }()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err := c.CreateExecutionContext(ctx, in)
+	var lost *LostCreateError
+	if !errors.Is(err, context.DeadlineExceeded) || errors.As(err, &lost) || !strings.Contains(err.Error(), "another process") {
+		t.Errorf("create: %v, want the deadline while waiting for another process, no lost create", err)
+	}
+	if n := rec.countOf(http.MethodPost); n != 0 {
+		t.Errorf("%d creates sent, want none", n)
 	}
 }
