@@ -36,8 +36,9 @@ import (
 //     they get every 429 and are cut to the floor until it is done. The
 //     spread also lets the first 429 of a burst hold back the rest of it.
 //
-// The constants come from a simulation of BenchmarkSharedBudget (2 to 4 runs
-// on separate machines) and were checked with the benchmark itself.
+// The constants were tuned with BenchmarkSimulatedMachines, a model of
+// BenchmarkSharedBudget's runs in virtual time (budget_sim_test.go), and
+// checked with the benchmark itself.
 const (
 	cutFactor       = 0.6
 	minRateFraction = 1.0 / 32
