@@ -1,7 +1,6 @@
 package wacht
 
 import (
-	"container/heap"
 	"fmt"
 	"math"
 	"math/rand"
@@ -128,28 +127,12 @@ func simulateRuns(seed int64, runs int, shared bool) simResult {
 	return res
 }
 
-// simulation runs events in the order of their virtual times.
+// simulation runs events in the order of their virtual times. A few dozen
+// are pending at a time, one or two per worker: a scan finds the next.
 type simulation struct {
 	now    time.Time
 	seq    int
-	events simEvents
-}
-
-// at runs fn at t, or now if t has passed.
-func (s *simulation) at(t time.Time, fn func()) {
-	if t.Before(s.now) {
-		t = s.now
-	}
-	s.seq++
-	heap.Push(&s.events, simEvent{at: t, seq: s.seq, fn: fn})
-}
-
-func (s *simulation) run() {
-	for s.events.Len() > 0 {
-		e := heap.Pop(&s.events).(simEvent)
-		s.now = e.at
-		e.fn()
-	}
+	events []simEvent
 }
 
 type simEvent struct {
@@ -158,20 +141,26 @@ type simEvent struct {
 	fn  func()
 }
 
-type simEvents []simEvent
-
-func (q simEvents) Len() int { return len(q) }
-func (q simEvents) Less(i, j int) bool {
-	if !q[i].at.Equal(q[j].at) {
-		return q[i].at.Before(q[j].at)
+// at runs fn at t, or now if t has passed.
+func (s *simulation) at(t time.Time, fn func()) {
+	if t.Before(s.now) {
+		t = s.now
 	}
-	return q[i].seq < q[j].seq
+	s.seq++
+	s.events = append(s.events, simEvent{at: t, seq: s.seq, fn: fn})
 }
-func (q simEvents) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
-func (q *simEvents) Push(x any)   { *q = append(*q, x.(simEvent)) }
-func (q *simEvents) Pop() any {
-	old := *q
-	e := old[len(old)-1]
-	*q = old[:len(old)-1]
-	return e
+
+func (s *simulation) run() {
+	for len(s.events) > 0 {
+		first := 0
+		for i, e := range s.events {
+			if f := s.events[first]; e.at.Before(f.at) || (e.at.Equal(f.at) && e.seq < f.seq) {
+				first = i
+			}
+		}
+		e := s.events[first]
+		s.events = slices.Delete(s.events, first, first+1)
+		s.now = e.at
+		e.fn()
+	}
 }
