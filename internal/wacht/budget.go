@@ -6,9 +6,9 @@ import (
 )
 
 // The rate budget of one account: per operation, a token bucket and the rate
-// the client allows itself, which 429 answers lower and time raises again
-// (AIMD, as TCP does with its window). It is plain data so that processes
-// can share it through a file (budget_file.go).
+// the client allows itself, which 429 answers cut and time raises again (as
+// TCP does with its window). It is plain data so that processes can share it
+// through a file (budget_file.go).
 //
 // On one machine the file makes one budget of every run's, and 429s are rare.
 // Runs on several machines with one key learn of each other only from the
