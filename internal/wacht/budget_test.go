@@ -32,6 +32,9 @@ func budgetAt(t *testing.T, account string) *limiterSet {
 	return newLimiterSet(account, deleteOnly, true)
 }
 
+// noSpread is the jitter that sends every request when it is due.
+func noSpread() float64 { return 0 }
+
 // book makes n bookings at the clock's time and returns their due times,
 // measured from start.
 func book(t *testing.T, s *limiterSet, clock *fakeClock, n int) []time.Duration {
@@ -39,7 +42,7 @@ func book(t *testing.T, s *limiterSet, clock *fakeClock, n int) []time.Duration 
 	start := clock.Now()
 	var out []time.Duration
 	for range n {
-		due, err := s.wait(context.Background(), clock, nopLogger{}, OpDelete)
+		due, err := s.wait(context.Background(), clock, nopLogger{}, noSpread, OpDelete)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -176,6 +179,7 @@ func TestUnwritableCacheDirFallsBackToThisProcess(t *testing.T) {
 	log := &debugLines{}
 	rec := &recorder{answer: func(int, *http.Request) (int, http.Header, string) { return 204, nil, "" }}
 	c, clock := newTestClient(t, rec, func(cfg *Config) { cfg.Limits = &deleteOnly; cfg.Logger = log })
+	c.jitter = noSpread // the spread is TestPacedRequestsAreSpread's
 	clock.frozen = true
 	start := clock.Now()
 	for i := range 6 {
@@ -210,7 +214,7 @@ func TestBudgetFileFailingLaterCarriesOn(t *testing.T) {
 	log := &debugLines{}
 	var rest []time.Duration
 	for range 3 {
-		due, err := s.wait(context.Background(), clock, log, OpDelete)
+		due, err := s.wait(context.Background(), clock, log, noSpread, OpDelete)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -247,7 +251,7 @@ func TestBudgetRaceChild(t *testing.T) {
 	s := newLimiterSet("race", fastRate, true)
 	clock := frozenClock()
 	for range n {
-		due, err := s.wait(context.Background(), clock, nopLogger{}, OpDelete)
+		due, err := s.wait(context.Background(), clock, nopLogger{}, noSpread, OpDelete)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -288,7 +292,7 @@ func TestBudgetFileSharedByRacingProcesses(t *testing.T) {
 	clock := frozenClock()
 	var mine []time.Duration
 	for range n {
-		due, err := s.wait(context.Background(), clock, nopLogger{}, OpDelete)
+		due, err := s.wait(context.Background(), clock, nopLogger{}, noSpread, OpDelete)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -351,16 +355,28 @@ func TestAdaptiveRateCutsAndClimbs(t *testing.T) {
 	}
 	// Refusals of requests sent before the cut are the same round.
 	b.refused(at(time.Second), at(0), 0, cfg, true)
-	if got, want := b.allowed(at(time.Second), cfg, true), cut+50/recoveryPeriod.Seconds(); math.Abs(got-want) > 1e-9 {
-		t.Errorf("allowed %v a second after the cut, want %v: one cut and a second's climb", got, want)
+	if got := b.allowed(at(time.Second), cfg, true); got < cut || got > cut+0.01 {
+		t.Errorf("allowed %v a second after the cut, want %v and a second's climb: one cut", got, cut)
 	}
-	// Climbs by the configured rate every recoveryPeriod: a tenth of it in a
-	// tenth.
-	if got, want := b.allowed(at(recoveryPeriod/10), cfg, true), cut+5; math.Abs(got-want) > 1e-9 {
-		t.Errorf("allowed %v a tenth of a period on, want %v", got, want)
+	// The S-curve: of the gap the cut left, less than a quarter is closed
+	// half a climbTime on, 1-1/e one climbTime on, 98 % two climbTimes on,
+	// and the configured rate is never passed.
+	gap := 50 - cut
+	for _, tc := range []struct {
+		after      time.Duration
+		closed, by float64 // the share of the gap closed, within by
+	}{
+		{climbTime / 2, 0.22, 0.01},
+		{climbTime, 1 - 1/math.E, 1e-9},
+		{2 * climbTime, 0.99, 0.01},
+	} {
+		got := (b.allowed(at(tc.after), cfg, true) - cut) / gap
+		if math.Abs(got-tc.closed) > tc.by {
+			t.Errorf("%v after the cut, %.3f of the gap closed, want %.3f", tc.after, got, tc.closed)
+		}
 	}
-	if got := b.allowed(at(recoveryPeriod), cfg, true); got != 50 {
-		t.Errorf("allowed %v a period on, want the configured 50, never more", got)
+	if got := b.allowed(at(10*climbTime), cfg, true); got != 50 {
+		t.Errorf("allowed %v long after the cut, want the configured 50, never more", got)
 	}
 	// Never below the floor, however many rounds.
 	for i := range 40 {
@@ -382,17 +398,83 @@ func TestRateLimitedAnswersSlowTheBudget(t *testing.T) {
 	s := budgetAt(t, "acct")
 	book(t, s, clock, 4) // the burst
 	s.refused(context.Background(), clock, nopLogger{}, OpDelete, clock.Now(), 3*time.Second)
-	// Nothing before the 3 s the server asked for, then one each interval
-	// at the cut rate.
+	// Nothing before the 3 s the server asked for, then about one each
+	// interval at the cut rate, the gaps shrinking as the rate climbs.
 	got := book(t, s, clock, 3)
 	step := interval(50 * cutFactor)
-	if want := []time.Duration{3 * time.Second, 3*time.Second + step, 3*time.Second + 2*step}; !slices.Equal(got, want) {
-		t.Errorf("due at %v after a 429, want %v", got, want)
+	if got[0] < 3*time.Second || got[0] > 3*time.Second+step/10 {
+		t.Errorf("first due at %v after a 429, want soon after the server's 3s", got[0])
 	}
-	clock.now = clock.now.Add(recoveryPeriod)
+	for i := 1; i < len(got); i++ {
+		gap := got[i] - got[i-1]
+		if (gap-step).Abs() > step/20 || (i > 1 && gap >= got[i-1]-got[i-2]) {
+			t.Errorf("due at %v after a 429: want gaps of about %v, each shorter than the one before", got, step)
+			break
+		}
+	}
+	clock.now = clock.now.Add(3 * climbTime)
 	got = book(t, s, clock, 5)
-	if want := schedule(0, 5); !slices.Equal(got, want) {
-		t.Errorf("a recovery period on: due at %v, want %v, the full rate again", got, want)
+	for i, want := range schedule(0, 5) {
+		if (got[i] - want).Abs() > time.Millisecond {
+			t.Errorf("three climbTimes on: due at %v, want %v, the full rate again", got, schedule(0, 5))
+			break
+		}
+	}
+}
+
+// Requests queued while the rate was cut go at the rate of when they come
+// due: the queue does not hold the climb back for as long as it takes to
+// drain at the cut rate.
+func TestQueueBookedAfterACutClimbsWithTheRate(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	clock := frozenClock()
+	s := budgetAt(t, "acct")
+	book(t, s, clock, 4)
+	s.refused(context.Background(), clock, nopLogger{}, OpDelete, clock.Now(), time.Second)
+	const n = 60
+	got := book(t, s, clock, n) // all booked at once, right after the cut
+	// At the cut rate 60 take 60 intervals of 2 s; climbing back, the last
+	// of them take about the configured 1.2 s.
+	if last, atCut := got[n-1]-got[0], time.Duration(n-1)*interval(50*cutFactor); last > atCut*3/4 {
+		t.Errorf("%d bookings span %v, want well under the %v they take at the cut rate", n, last, atCut)
+	}
+	if gap := got[n-1] - got[n-2]; (gap - interval(50)).Abs() > 50*time.Millisecond {
+		t.Errorf("the last two %v apart, want about the configured interval %v", gap, interval(50))
+	}
+}
+
+// A request that finds its bucket full goes at once; the others are sent up
+// to half an interval late, at random, so that runs pacing themselves at one
+// rate do not lock into step. The per-process budget keeps to its schedule.
+func TestPacedRequestsAreSpread(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	for _, tc := range []struct {
+		jitter float64
+		want   time.Duration // the spread of the second and the fifth
+	}{{0, 0}, {0.5, 300 * time.Millisecond}, {0.999, 599400 * time.Microsecond}} {
+		for _, shared := range []bool{true, false} {
+			s := newLimiterSet(fmt.Sprintf("acct-%v-%v", tc.jitter, shared), deleteOnly, shared)
+			clock := frozenClock()
+			var got []time.Duration
+			for range 5 {
+				due, err := s.wait(context.Background(), clock, nopLogger{}, func() float64 { return tc.jitter }, OpDelete)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, due.Sub(clock.Now()))
+			}
+			spread := tc.want
+			if !shared {
+				spread = 0
+			}
+			want := schedule(0, 5)
+			for i := 1; i < len(want); i++ {
+				want[i] += spread
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("jitter %v, shared %v: due at %v, want %v", tc.jitter, shared, got, want)
+			}
+		}
 	}
 }
 
@@ -520,13 +602,13 @@ func TestCutVoidsEarlierBookings(t *testing.T) {
 		clock.now = clock.now.Add(100 * time.Millisecond)
 		s.refused(context.Background(), clock, nopLogger{}, OpDelete, clock.now, 2*time.Second)
 	}
-	due, err := s.wait(context.Background(), clock, nopLogger{}, OpDelete)
+	due, err := s.wait(context.Background(), clock, nopLogger{}, noSpread, OpDelete)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The rate has climbed a little since the cut, which moves the schedule
-	// a little past the server's 2 s.
-	if got, want := due.Sub(start), 2100*time.Millisecond; got < want || got > want+100*time.Millisecond {
+	// The rate climbs from the cut, which moves the schedule a little past
+	// the server's 2 s.
+	if got, want := due.Sub(start), 2100*time.Millisecond; got < want || got > want+interval(50*cutFactor)/5 {
 		t.Errorf("booked before the cut for +1.2s, sent at +%v, want soon after +%v", got, want)
 	}
 }
@@ -546,7 +628,7 @@ func TestStuckLockHolderIsLeftBehind(t *testing.T) {
 	defer stuck.Close()
 	s.file.patience = 20 * time.Millisecond
 	log := &debugLines{}
-	due, err := s.wait(context.Background(), clock, log, OpDelete)
+	due, err := s.wait(context.Background(), clock, log, noSpread, OpDelete)
 	if err != nil {
 		t.Fatal(err)
 	}

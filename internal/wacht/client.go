@@ -238,7 +238,7 @@ func (c *Client) do(ctx context.Context, req request, out any) error {
 	retries, refusals := 0, 0
 	var firstRefusal time.Time
 	for attempt := 1; ; attempt++ {
-		sent, err := c.limiters.wait(ctx, c.clock, c.log, req.op)
+		sent, err := c.limiters.wait(ctx, c.clock, c.log, c.jitter, req.op)
 		if err != nil {
 			return err
 		}

@@ -455,6 +455,7 @@ func TestLimiterKeepsConcurrentDeletesWithinBurstAndRate(t *testing.T) {
 	rec := &recorder{answer: func(int, *http.Request) (int, http.Header, string) { return 204, nil, "" }}
 	limits := DocumentedLimits()
 	c, clock := newTestClient(t, rec, func(cfg *Config) { cfg.Limits = &limits })
+	c.jitter = noSpread // the spread is TestPacedRequestsAreSpread's
 	clock.frozen = true // every reservation is made at the same instant
 	start := clock.Now()
 	const n = 120

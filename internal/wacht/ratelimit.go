@@ -125,11 +125,12 @@ func (st *budgetState) bucket(op Operation, now time.Time) bucket {
 	return b
 }
 
-// wait books a request of op and sleeps until it is due, then returns the
-// time it was due, which is when it is sent. A booking that a 429 voided
-// while it slept is made again. The booking is given back when ctx ends
-// first, so a cancelled caller does not hold up the others.
-func (s *limiterSet) wait(ctx context.Context, clock Clock, log Logger, op Operation) (time.Time, error) {
+// wait books a request of op and sleeps until it is due, spread by jitter
+// (a number in [0, 1)) as the budget asks, then returns that time, which is
+// when it is sent. A booking that a 429 voided while it slept is made again.
+// The booking is given back when ctx ends first, so a cancelled caller does
+// not hold up the others.
+func (s *limiterSet) wait(ctx context.Context, clock Clock, log Logger, jitter func() float64, op Operation) (time.Time, error) {
 	cfg := s.limits.of(op)
 	for {
 		if err := ctx.Err(); err != nil {
@@ -142,7 +143,9 @@ func (s *limiterSet) wait(ctx context.Context, clock Clock, log Logger, op Opera
 		var due time.Time
 		err := s.update(ctx, log, func(st *budgetState) {
 			b := st.bucket(op, booked)
-			due = b.reserve(booked, cfg, s.adaptive)
+			var spread time.Duration
+			due, spread = b.reserve(booked, cfg, s.adaptive)
+			due = due.Add(time.Duration(jitter() * float64(spread)))
 			st.Buckets[op.String()] = b
 		})
 		if err != nil {
