@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -187,7 +188,7 @@ const planRounds = 5
 // as it starts an installed provider, so the figures are those of the
 // processes users run.
 //
-// side-by-side takes planRounds turns at three plans, each finding nothing to
+// side-by-side takes planRounds turns at four plans, each finding nothing to
 // change, and reports their means:
 //   - data-s: 500 terraform_data resources, Terraform's own floor for 500
 //     resources;
@@ -198,8 +199,12 @@ const planRounds = 5
 //     bound of one GET each, 500 × 20 ms / 10 (parallelism) = 1 s (target
 //     ≤ 1.3); vs-noop its ratio to the noop floor; peak-MiB the provider
 //     process's peak resident memory (target ≤ 60); reads the list and get
-//     requests served per plan (target ≤ ⌈500/100⌉ + a few); 429s the
-//     refusals served (target 0); and where the CPU went (see runs).
+//     requests served per plan, gogc100's included (target ≤ ⌈500/100⌉ + a
+//     few); 429s the refusals served (target 0); and where the CPU went (see
+//     runs);
+//   - gogc100-s: the same provider binary with GOGC=100, which main.go
+//     leaves to Go's collector (no gcPercent, no memoryLimit); vs-gogc100
+//     is s over gogc100-s, gogc100-peak-MiB its peak memory.
 //
 // unbatched-x10 plans with batch_reads = false, one GET per context. At the
 // documented limits that is (500 - 20) / 100 a minute = 4.8 min, too slow
@@ -228,11 +233,13 @@ func BenchmarkPlanRefresh500(b *testing.B) {
 		noop := &planTimes{c: appliedCLI(b, bin, counted(noopThing, n, ""))}
 		c := wc.in(b)
 		c.write(srv.providerBlock() + contexts)
-		wacht := &planTimes{c: c, before: func() { srv.SetLimits(documented, true) }}
+		atDocumented := func() { srv.SetLimits(documented, true) }
+		wacht := &planTimes{c: c, before: atDocumented}
+		gogc100 := &planTimes{c: c.with("GOGC=100"), before: atDocumented}
 		srv.ResetRequests()
 		for b.Loop() {
 			for range planRounds {
-				for _, p := range []*planTimes{data, noop, wacht} {
+				for _, p := range []*planTimes{data, noop, wacht, gogc100} {
 					p.plan(b)
 				}
 			}
@@ -244,7 +251,10 @@ func BenchmarkPlanRefresh500(b *testing.B) {
 		b.ReportMetric(batched.Seconds()/(data.mean()+latencyBound).Seconds(), "vs-data+latency")
 		b.ReportMetric(batched.Seconds()/noop.mean().Seconds(), "vs-noop")
 		wacht.report(b)
-		reportReads(b, &srv, wacht.n)
+		b.ReportMetric(gogc100.mean().Seconds(), "gogc100-s")
+		b.ReportMetric(batched.Seconds()/gogc100.mean().Seconds(), "vs-gogc100")
+		b.ReportMetric(float64(gogc100.peakKiB)/1024, "gogc100-peak-MiB")
+		reportReads(b, &srv, wacht.n+gogc100.n)
 	})
 	b.Run("unbatched-x10", func(b *testing.B) {
 		x10 := documented
@@ -304,6 +314,13 @@ func noopCLI(b *testing.B, dir string, env ...string) *cli {
 func (c *cli) in(tb testing.TB) *cli {
 	cp := *c
 	cp.t = tb
+	return &cp
+}
+
+// with returns the harness with env added to its commands' environment.
+func (c *cli) with(env ...string) *cli {
+	cp := *c
+	cp.env = append(slices.Clone(c.env), env...)
 	return &cp
 }
 
