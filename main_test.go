@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"os"
 	"runtime/debug"
 	"testing"
@@ -41,19 +42,35 @@ func TestQuietWhenTerraformDropsLogs(t *testing.T) {
 }
 
 func TestCollectLessOften(t *testing.T) {
-	before := debug.SetGCPercent(100)
-	t.Cleanup(func() { debug.SetGCPercent(before) })
-
-	t.Setenv("GOGC", "")
-	_ = os.Unsetenv("GOGC")
-	collectLessOften()
-	if got := debug.SetGCPercent(100); got != gcPercent {
-		t.Errorf("with GOGC unset, the GC percent is %d, want %d", got, gcPercent)
-	}
-
-	t.Setenv("GOGC", "50") // the runtime read it at start; the setting must stay the user's
-	collectLessOften()
-	if got := debug.SetGCPercent(100); got != 100 {
-		t.Errorf("with GOGC set, the GC percent changed to %d", got)
+	percent, limit := debug.SetGCPercent(100), debug.SetMemoryLimit(math.MaxInt64)
+	t.Cleanup(func() { debug.SetGCPercent(percent); debug.SetMemoryLimit(limit) })
+	for _, tc := range []struct {
+		name             string
+		gogc, gomemlimit string
+		wantPercent      int
+		wantLimit        int64
+	}{
+		{"GOGC and GOMEMLIMIT unset", "", "", gcPercent, memoryLimit},
+		{"GOMEMLIMIT set", "", "1GiB", gcPercent, math.MaxInt64},
+		// The runtime read them at start; the settings must stay the user's.
+		{"GOGC set", "50", "", 100, math.MaxInt64},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			debug.SetGCPercent(100)
+			debug.SetMemoryLimit(math.MaxInt64)
+			for k, v := range map[string]string{"GOGC": tc.gogc, "GOMEMLIMIT": tc.gomemlimit} {
+				t.Setenv(k, v) // restored after the test
+				if v == "" {
+					_ = os.Unsetenv(k)
+				}
+			}
+			collectLessOften()
+			if got := debug.SetGCPercent(100); got != tc.wantPercent {
+				t.Errorf("GC percent %d, want %d", got, tc.wantPercent)
+			}
+			if got := debug.SetMemoryLimit(-1); got != tc.wantLimit {
+				t.Errorf("memory limit %d, want %d", got, tc.wantLimit)
+			}
+		})
 	}
 }

@@ -188,7 +188,7 @@ const planRounds = 5
 // as it starts an installed provider, so the figures are those of the
 // processes users run.
 //
-// side-by-side takes planRounds turns at three plans, each finding nothing to
+// side-by-side takes planRounds turns at four plans, each finding nothing to
 // change, and reports their means:
 //   - data-s: 500 terraform_data resources, Terraform's own floor for 500
 //     resources;
@@ -289,7 +289,7 @@ var tweaksOff = []struct{ name, env string }{
 	// TF_LOG_PROVIDER names a level, so the provider keeps its TRACE lines
 	// and Terraform parses and drops them all (none is an ERROR).
 	{"quiet-logs", "TF_LOG_PROVIDER=error"},
-	// GOGC set keeps the provider at it.
+	// GOGC set leaves collection to Go: no gcPercent, no memoryLimit.
 	{"gc-percent", "GOGC=100"},
 }
 
