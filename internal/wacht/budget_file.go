@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -22,7 +23,7 @@ import (
 type budgetFile struct {
 	account string
 	path    string // the state, JSON
-	lock    *flock.Flock
+	lock    *fileLock
 	// patience is how long the lock is waited for: lockPatience.
 	patience time.Duration
 }
@@ -58,7 +59,7 @@ func openBudgetFile(ctx context.Context, account string) (*budgetFile, error) {
 	f := &budgetFile{
 		account:  account,
 		path:     filepath.Join(dir, account+".json"),
-		lock:     flock.New(filepath.Join(dir, account+".lock"), flock.SetPermissions(0o600)),
+		lock:     newFileLock(filepath.Join(dir, account+".lock")),
 		patience: lockPatience,
 	}
 	if err := f.update(ctx, func(*budgetState) {}); err != nil {
@@ -82,19 +83,34 @@ func (f *budgetFile) update(ctx context.Context, fn func(*budgetState)) error {
 	return underLock(ctx, f.lock, f.patience, func() error { return f.rewrite(fn) })
 }
 
-// underLock runs fn holding lock, a lock held briefly by every process that
-// takes it: one held for over patience is given up.
-func underLock(ctx context.Context, lock *flock.Flock, patience time.Duration, fn func() error) error {
+// fileLock is a lock file that processes take briefly, around a rewrite of
+// the file it guards. A gofrs/flock lock belongs to its *Flock, not to a
+// goroutine (a second TryLock of a held one succeeds at once), so mu keeps
+// the process's own callers to one at a time.
+type fileLock struct {
+	mu   sync.Mutex
+	file *flock.Flock
+}
+
+func newFileLock(path string) *fileLock {
+	return &fileLock{file: flock.New(path, flock.SetPermissions(0o600))}
+}
+
+// underLock runs fn holding lock: one held by another process for over
+// patience is given up.
+func underLock(ctx context.Context, lock *fileLock, patience time.Duration, fn func() error) error {
+	lock.mu.Lock()
+	defer lock.mu.Unlock()
 	lockCtx, cancel := context.WithTimeout(ctx, patience)
 	defer cancel()
 	// The lock is taken when no error comes back.
-	if _, err := lock.TryLockContext(lockCtx, lockRetry); err != nil {
+	if _, err := lock.file.TryLockContext(lockCtx, lockRetry); err != nil {
 		if ctx.Err() == nil {
-			return fmt.Errorf("%s held by another process for over %v", lock.Path(), patience)
+			return fmt.Errorf("%s held by another process for over %v", lock.file.Path(), patience)
 		}
 		return err
 	}
-	defer func() { _ = lock.Unlock() }()
+	defer func() { _ = lock.file.Unlock() }()
 	return fn()
 }
 

@@ -53,7 +53,7 @@ type turn struct {
 	// claimed lists the contexts of the stripe's arguments that some process
 	// created or adopted, under claimedLock.
 	claimed     string
-	claimedLock *flock.Flock
+	claimedLock *fileLock
 }
 
 // searchWeight is the weight a search for a lost create takes: all of it, so
@@ -111,7 +111,7 @@ func (cl *claims) openFiles(t *turn, args []byte) {
 	_ = f.Close()
 	t.lock = flock.New(name+".turn", flock.SetPermissions(0o600))
 	t.claimed = name + ".claimed.json"
-	t.claimedLock = flock.New(name+".claimed.lock", flock.SetPermissions(0o600))
+	t.claimedLock = newFileLock(name + ".claimed.lock")
 }
 
 // heldTurn is a create's or a search's turn, to be released once its

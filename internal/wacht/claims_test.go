@@ -2,9 +2,14 @@ package wacht
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -104,5 +109,45 @@ func TestCreateWaitingForAnotherProcessEndsWithItsContext(t *testing.T) {
 	}
 	if n := rec.countOf(http.MethodPost); n != 0 {
 		t.Errorf("%d creates sent, want none", n)
+	}
+}
+
+// Concurrent creates of one process each add their context to the turn's
+// claims file: a gofrs/flock lock is its object's, not a goroutine's, so
+// without the process's own mutex they rewrote the file over each other,
+// and another process's search could adopt the contexts left out.
+func TestConcurrentCreatesAllReachTheClaimsFile(t *testing.T) {
+	var next atomic.Int64
+	rec := &recorder{answer: apiThere(func(int, *http.Request) (int, http.Header, string) {
+		id := 7210948357125083136 + next.Add(1)
+		return 200, nil, fmt.Sprintf(`{"id":"%d","created_at":"2026-11-28T10:00:00Z","last_activity_at":"2026-11-28T10:00:00Z","title":"same"}`, id)
+	})}
+	c, _ := newTestClient(t, rec, nil)
+	title := "same"
+	in := CreateExecutionContextInput{Title: &title}
+	const n = 10
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			if _, err := c.CreateExecutionContext(context.Background(), in); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	file := c.claims.turn(in).claimed
+	if file == "" {
+		t.Fatal("no claims file: the test cache dir is not writable")
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claimed claimedFile
+	if err := json.Unmarshal(data, &claimed); err != nil {
+		t.Fatal(err)
+	}
+	if len(claimed) != n {
+		t.Errorf("the claims file holds %d of the %d contexts created", len(claimed), n)
 	}
 }
