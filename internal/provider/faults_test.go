@@ -24,39 +24,43 @@ import (
 // Proof under faults and hostile input: every test here talks to the local
 // server on loopback only, with bounded request counts.
 
-// A create carried out whose 200 answer arrives as `{}` (a proxy that
-// mangles the body) is looked for and adopted like a 502 after the fact,
-// never left on the server, tracked by nobody.
-func TestAccCreateAnswered200EmptyObjectIsAdopted(t *testing.T) {
-	srv := startServer(t, localserver.Options{})
-	target, _ := url.Parse(srv.URL())
-	var mangled atomic.Int32
-	rp := httputil.NewSingleHostReverseProxy(target)
-	rp.ModifyResponse = func(r *http.Response) error {
-		if r.Request.Method == http.MethodPost && r.Request.URL.Path == "/ai/execution-contexts" && mangled.Add(1) == 1 {
-			r.Body = io.NopCloser(strings.NewReader(`{}`))
-			r.ContentLength = 2
-			r.Header.Set("Content-Length", "2")
-		}
-		return nil
-	}
-	proxy := httptest.NewServer(rp)
-	t.Cleanup(proxy.Close)
-	provider := strings.Replace(srv.providerBlock(), srv.URL(), proxy.URL, 1)
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { preCheck(t) },
-		ProtoV6ProviderFactories: protoV6,
-		Steps: []resource.TestStep{{
-			Config: provider + "resource \"wacht_execution_context\" \"test\" {\n  title = \"mangled\"\n}\n",
-			Check: func(st *terraform.State) error {
-				all := srv.Contexts()
-				if len(all) != 1 {
-					return fmt.Errorf("%d contexts on the server, want 1", len(all))
+// A create carried out whose 200 answer names no context (a proxy that
+// mangles the body: `{}`, or JSON cut short) is looked for and adopted like
+// a 502 after the fact, never left on the server, tracked by nobody.
+func TestAccCreateAnsweredWithAMangledBodyIsAdopted(t *testing.T) {
+	for _, body := range []string{`{}`, `{"id":"72109`} {
+		t.Run(body, func(t *testing.T) {
+			srv := startServer(t, localserver.Options{})
+			target, _ := url.Parse(srv.URL())
+			var mangled atomic.Int32
+			rp := httputil.NewSingleHostReverseProxy(target)
+			rp.ModifyResponse = func(r *http.Response) error {
+				if r.Request.Method == http.MethodPost && r.Request.URL.Path == "/ai/execution-contexts" && mangled.Add(1) == 1 {
+					r.Body = io.NopCloser(strings.NewReader(body))
+					r.ContentLength = int64(len(body))
+					r.Header.Set("Content-Length", fmt.Sprint(len(body)))
 				}
-				return resource.TestCheckResourceAttr(ctxAddr, "id", all[0].ID)(st)
-			},
-		}},
-	})
+				return nil
+			}
+			proxy := httptest.NewServer(rp)
+			t.Cleanup(proxy.Close)
+			provider := strings.Replace(srv.providerBlock(), srv.URL(), proxy.URL, 1)
+			resource.Test(t, resource.TestCase{
+				PreCheck:                 func() { preCheck(t) },
+				ProtoV6ProviderFactories: protoV6,
+				Steps: []resource.TestStep{{
+					Config: provider + "resource \"wacht_execution_context\" \"test\" {\n  title = \"mangled\"\n}\n",
+					Check: func(st *terraform.State) error {
+						all := srv.Contexts()
+						if len(all) != 1 {
+							return fmt.Errorf("%d contexts on the server, want 1", len(all))
+						}
+						return resource.TestCheckResourceAttr(ctxAddr, "id", all[0].ID)(st)
+					},
+				}},
+			})
+		})
+	}
 }
 
 func TestAccLostCreateAnswerIsAdopted(t *testing.T) {

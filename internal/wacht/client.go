@@ -271,7 +271,12 @@ func (c *Client) do(ctx context.Context, req request, out any) error {
 					return err
 				}
 			}
-			return decode(req, body, out)
+			err := decode(req, body, out)
+			if err != nil && !req.idempotent {
+				// Answered 2xx, so carried out: what it made is unknown.
+				return fmt.Errorf("%w: %w", ErrOutcomeUnknown, err)
+			}
+			return err
 		}
 		apiErr := parseError(req.method, req.path, status, header, body, c.clock.Now())
 		apiErr.Attempts = attempt
