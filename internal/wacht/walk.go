@@ -171,12 +171,19 @@ func (w *walker[T, P]) emit(page []T, newerThan time.Time, offset int) (bool, er
 	return true, nil
 }
 
+// retreat is the step backs from one offset: how many, since the walk had
+// listed how many ids.
+type retreat struct{ listed, times int }
+
 func (w *walker[T, P]) run(ctx context.Context) error {
 	var (
 		offset int
 		anchor P
 		newest time.Time
 		pages  int
+		// retreats counts the step backs from each offset since the walk
+		// last listed anything new.
+		retreats = map[int]retreat{}
 	)
 	for {
 		items, hasMore, err := w.page(ctx, offset)
@@ -185,6 +192,19 @@ func (w *walker[T, P]) run(ctx context.Context) error {
 		}
 		pages++
 		if anchor != nil && offset > 0 && !connects(items, anchor) {
+			// A page that fails to line up at one offset again and again,
+			// with nothing new listed in between, is a server whose offset
+			// means something else (a page number, say): stepping back
+			// would go on for ever.
+			r := retreats[offset]
+			if len(w.onPages) > r.listed {
+				r = retreat{listed: len(w.onPages)}
+			}
+			r.times++
+			retreats[offset] = r
+			if r.times > stalePages {
+				return fmt.Errorf("listing at offset %d: the page never lines up with the one before it, %d steps back listed nothing new; the server does not seem to page by offset, so the list cannot be walked", offset, stalePages)
+			}
 			offset = max(0, offset-w.pageSize)
 			continue
 		}

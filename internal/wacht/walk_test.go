@@ -27,8 +27,8 @@ type listServer struct {
 	failPage   int
 	maxLimit   int // larger limits are refused with 422, when set
 	// ignoreOffset serves every page from the front, as a server that does
-	// not page would.
-	ignoreOffset bool
+	// not page would; pageNumbers reads offset as a page number.
+	ignoreOffset, pageNumbers bool
 }
 
 func newListServer(n int) *listServer {
@@ -80,8 +80,11 @@ func (s *listServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	offset, _ := strconv.Atoi(r.URL.Query().Get("offset"))
-	if s.ignoreOffset {
+	switch {
+	case s.ignoreOffset:
 		offset = 0
+	case s.pageNumbers:
+		offset *= limit
 	}
 	end := min(offset+limit, len(s.items))
 	page := ExecutionContextPage{Data: []ExecutionContext{}, Limit: limit, Offset: offset, HasMore: end < len(s.items)}
@@ -151,6 +154,18 @@ func TestWalkOfAServerIgnoringOffsetEnds(t *testing.T) {
 	}
 	if len(got) != 101 || ls.requests != 1+stalePages {
 		t.Errorf("%d contexts over %d requests, want the first page's 101 over %d", len(got), ls.requests, 1+stalePages)
+	}
+}
+
+func TestWalkOfAServerPagingByPageNumberEnds(t *testing.T) {
+	ls := newListServer(250)
+	ls.pageNumbers = true
+	_, err := walkAll(t, ls, 100)
+	if err == nil || !strings.Contains(err.Error(), "page by offset") {
+		t.Fatalf("err = %v, want the walk to end saying the server does not page by offset", err)
+	}
+	if ls.requests > 2*(stalePages+1) {
+		t.Errorf("%d requests before giving up", ls.requests)
 	}
 }
 
