@@ -218,13 +218,40 @@ func (w *walker[T, P]) run(ctx context.Context) error {
 			break
 		}
 		anchor = P(&items[len(items)-1])
-		// The next page starts at the anchor; never stand still.
-		offset += max(len(items)-1, 1)
+		// The next page starts at the anchor, or, when items before it
+		// share its time, at the first of them: the order of a tie is the
+		// server's to change from one request to the next, so the next
+		// page reads the whole tie again. Never stand still.
+		step := len(items) - 1
+		if g := tieStart[T, P](items); g > 0 {
+			step = g
+		}
+		offset += max(step, 1)
 	}
 	if pages == 1 || newest.IsZero() {
 		return nil
 	}
 	return w.catchUp(ctx, newest)
+}
+
+// tieStart is the index of the first item of page that shares the last
+// one's time, or 0 when there is none before it, or the whole page shares it
+// (a tie longer than a page, which no offset can walk for sure), or the list
+// has no order.
+func tieStart[T any, P interface {
+	*T
+	listed
+}](page []T) int {
+	last := P(&page[len(page)-1]).listOrder()
+	for i := range page {
+		if P(&page[i]).listOrder().Equal(last) {
+			if i == 0 || last.IsZero() {
+				return 0
+			}
+			return i
+		}
+	}
+	return 0
 }
 
 // connects reports whether a page leaves no gap after the anchor: it holds

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -29,6 +30,9 @@ type listServer struct {
 	// ignoreOffset serves every page from the front, as a server that does
 	// not page would; pageNumbers reads offset as a page number.
 	ignoreOffset, pageNumbers bool
+	// shuffleTies, when set, orders each tie (contexts of one time) anew for
+	// every request, as a database ordering by time alone may.
+	shuffleTies *rand.Rand
 }
 
 func newListServer(n int) *listServer {
@@ -80,6 +84,17 @@ func (s *listServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	offset, _ := strconv.Atoi(r.URL.Query().Get("offset"))
+	if s.shuffleTies != nil {
+		for i := 0; i < len(s.items); {
+			j := i
+			for j < len(s.items) && s.items[j].LastActivityAt.Equal(s.items[i].LastActivityAt) {
+				j++
+			}
+			tie := s.items[i:j]
+			s.shuffleTies.Shuffle(len(tie), func(a, b int) { tie[a], tie[b] = tie[b], tie[a] })
+			i = j
+		}
+	}
 	switch {
 	case s.ignoreOffset:
 		offset = 0
@@ -155,6 +170,26 @@ func TestWalkOfAServerIgnoringOffsetEnds(t *testing.T) {
 	if len(got) != 101 || ls.requests != 1+stalePages {
 		t.Errorf("%d contexts over %d requests, want the first page's 101 over %d", len(got), ls.requests, 1+stalePages)
 	}
+}
+
+func TestWalkOfTiesOrderedAnewForEveryPage(t *testing.T) {
+	// 300 contexts in ties of 30, each ordered anew for every request: a
+	// page ending inside a tie may not line up with the next one's, which
+	// the walk reads from the tie's start.
+	seed := rand.Uint64()
+	t.Logf("tie order seed %d", seed)
+	ls := newListServer(0)
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := 299; i >= 0; i-- {
+		ls.items = append(ls.items, ExecutionContext{ID: strconv.Itoa(i + 1), LastActivityAt: at.Add(time.Duration(i/30) * time.Second)})
+	}
+	ls.shuffleTies = rand.New(rand.NewPCG(seed, seed))
+	want := ls.ids()
+	got, err := walkAll(t, ls, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkWalk(t, got, want)
 }
 
 func TestWalkOfAServerPagingByPageNumberEnds(t *testing.T) {
