@@ -368,7 +368,9 @@ func TestWalkWhosePagesShiftServesTheRefresh(t *testing.T) {
 			t.Errorf("a page of scope %q was read; only agent %s's contexts are in the state", l.agent, agent)
 		}
 	}
-	if front := frontPages(lists)[agent]; front > 2 {
+	// The walk, its catch-up, and the catch-up's pass that finds nothing
+	// more: a walk started again would read it more.
+	if front := frontPages(lists)[agent]; front > 3 {
 		t.Errorf("the first page was read %d times: the walk was started again", front)
 	}
 }

@@ -278,10 +278,21 @@ func connects[T any, P interface {
 }
 
 // catchUp reads from the front for items ordered after newest, the newest
-// when the walk began.
+// when the walk began, in passes until one brings nothing new: an item that
+// moved to the front once may move there again, from ahead of the pass to
+// behind it.
 func (w *walker[T, P]) catchUp(ctx context.Context, newest time.Time) error {
-	// The catch-up reads again what the walk has listed, moved to the
-	// front: only a page it has read itself is stale.
+	for {
+		yielded := len(w.seen)
+		if err := w.catchUpPass(ctx, newest); err != nil || w.stopped || len(w.seen) == yielded {
+			return err
+		}
+	}
+}
+
+func (w *walker[T, P]) catchUpPass(ctx context.Context, newest time.Time) error {
+	// A pass reads again what the walk has listed, moved to the front:
+	// only a page it has read itself is stale.
 	w.onPages, w.stale, w.furthest = map[string]bool{}, 0, -1
 	for offset := 0; ; {
 		items, hasMore, err := w.page(ctx, offset)
